@@ -1,1 +1,64 @@
-int main() { return 0; }
+// `frugal <command>`: a thin layer that parses flags and calls the library.
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "base/error.h"
+#include "cli/common.h"
+
+namespace frugal::cli {
+
+std::string resolve_model_path(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  if (const char* env = std::getenv("FRUGAL_MODEL"); env != nullptr && *env != '\0') return env;
+  const std::string relative = "../shared/testdata/stories260K/stories260K.gguf";
+  if (std::ifstream(relative).good()) return relative;
+  return FRUGAL_DEFAULT_MODEL;
+}
+
+int default_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(std::min(n, 64u));
+}
+
+std::string read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail("{}: cannot read file", path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void progress_line(const std::string& what, size_t done, size_t total) {
+  if (!::isatty(STDERR_FILENO) || total == 0) return;
+  const int width = 30;
+  const int filled = static_cast<int>(width * done / total);
+  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%", what.c_str(), filled, "==============================",
+               width - filled, "", static_cast<int>(100 * done / total));
+  if (done == total) std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
+}  // namespace frugal::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"frugal: run and serve LLMs on the hardware you have"};
+  app.set_version_flag("--version", std::string("frugal ") + FRUGAL_VERSION + " (" + FRUGAL_COMMIT + ")");
+  app.require_subcommand(1);
+  frugal::cli::add_run_command(app);
+  frugal::cli::add_tokenize_command(app);
+  frugal::cli::add_info_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "frugal: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,31 @@
+#include <cstdlib>
+#include <cstring>
+
+#include "kernels/cpu_features.h"
+#include "kernels/kernels.h"
+
+namespace frugal {
+
+#if defined(__x86_64__)
+const KernelTable& avx2_kernel_table();  // kernels/x86/kernels_avx2.cpp
+#endif
+
+const KernelTable* avx2_kernels() {
+#if defined(__x86_64__)
+  const CpuFeatures& f = cpu_features();
+  if (f.avx2 && f.fma && f.f16c) return &avx2_kernel_table();
+#endif
+  return nullptr;
+}
+
+const KernelTable& kernels() {
+  static const KernelTable* chosen = [] {
+    const char* force = std::getenv("FRUGAL_ISA");
+    if (force != nullptr && std::strcmp(force, "scalar") == 0) return &scalar_kernels();
+    if (const KernelTable* t = avx2_kernels()) return t;
+    return &scalar_kernels();
+  }();
+  return *chosen;
+}
+
+}  // namespace frugal

@@ -1,0 +1,46 @@
+// Scalar reference kernels: the definition of what each SIMD kernel must compute.
+#include "base/half.h"
+#include "kernels/kernels.h"
+
+namespace frugal {
+
+namespace {
+
+float dot_f32(const float* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += a[i] * b[i];
+  return sum;
+}
+
+float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += fp16_to_fp32(a[i]) * b[i];
+  return sum;
+}
+
+float dot_bf16_f32(const uint16_t* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) sum += bf16_to_fp32(a[i]) * b[i];
+  return sum;
+}
+
+void axpy_f32(float a, const float* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void axpy_f16_f32(float a, const uint16_t* x, float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
+}
+
+void scale_f32(float* y, float a, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] *= a;
+}
+
+}  // namespace
+
+const KernelTable& scalar_kernels() {
+  static const KernelTable table{"scalar", dot_f32, dot_f16_f32, dot_bf16_f32, axpy_f32, axpy_f16_f32, scale_f32};
+  return table;
+}
+
+}  // namespace frugal

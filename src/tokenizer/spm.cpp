@@ -185,7 +185,8 @@ void SpmTokenizer::emit_unmatched(std::string_view piece, std::vector<TokenId>& 
 }
 
 std::string SpmTokenizer::token_to_piece(TokenId id, bool special) const {
-  if (!special && vocab_.has_attr(id, kAttrUnknown | kAttrControl)) return {};
+  const uint32_t attr = vocab_.token(id).attr;  // throws for ids outside the vocabulary
+  if (!special && (attr & (kAttrUnknown | kAttrControl))) return {};
   return pieces_[static_cast<size_t>(id)];
 }
 

@@ -1,0 +1,175 @@
+// Every SIMD kernel against its scalar reference on random inputs of awkward sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "base/half.h"
+#include "kernels/cpu_features.h"
+#include "kernels/kernels.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "quant/quant.h"
+
+namespace frugal {
+namespace {
+
+const int64_t kSizes[] = {1, 2, 7, 8, 9, 31, 32, 33, 63, 64, 100, 257, 1023, 4096};
+
+std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Reordered float sums differ by rounding only: bound the difference by the sum of
+// magnitudes times a few ulps per term.
+void expect_close_sum(float got, float want, float magnitude, int64_t n) {
+  const float tol = 4.0f * static_cast<float>(n) * 1.2e-7f * magnitude + 1e-30f;
+  EXPECT_NEAR(got, want, tol) << "n=" << n;
+}
+
+std::vector<const KernelTable*> simd_tables() {
+  std::vector<const KernelTable*> t;
+  if (const KernelTable* avx2 = avx2_kernels()) t.push_back(avx2);
+  return t;
+}
+
+TEST(Kernels, DispatchPicksAvailableIsa) {
+  const KernelTable& k = kernels();
+  if (avx2_kernels() != nullptr) {
+    EXPECT_STREQ(k.isa, "avx2");
+  } else {
+    EXPECT_STREQ(k.isa, "scalar");
+  }
+  EXPECT_FALSE(cpu_features().to_string().empty());
+}
+
+TEST(Kernels, SimdMatchesScalarReference) {
+  const auto tables = simd_tables();
+  if (tables.empty()) GTEST_SKIP() << "no SIMD kernel table on this CPU: " << cpu_features().to_string();
+  const KernelTable& ref = scalar_kernels();
+  std::mt19937 rng(42);
+  for (const KernelTable* simd : tables) {
+    SCOPED_TRACE(simd->isa);
+    for (int64_t n : kSizes) {
+      const auto a = random_floats(static_cast<size_t>(n), rng);
+      const auto b = random_floats(static_cast<size_t>(n), rng);
+      std::vector<uint16_t> h(static_cast<size_t>(n)), bf(static_cast<size_t>(n));
+      float mag = 0.0f;
+      for (size_t i = 0; i < a.size(); ++i) {
+        h[i] = fp32_to_fp16(a[i]);
+        bf[i] = fp32_to_bf16(a[i]);
+        mag += std::fabs(a[i] * b[i]);
+      }
+      expect_close_sum(simd->dot_f32(a.data(), b.data(), n), ref.dot_f32(a.data(), b.data(), n), mag, n);
+      expect_close_sum(simd->dot_f16_f32(h.data(), b.data(), n), ref.dot_f16_f32(h.data(), b.data(), n), mag, n);
+      expect_close_sum(simd->dot_bf16_f32(bf.data(), b.data(), n), ref.dot_bf16_f32(bf.data(), b.data(), n), mag, n);
+
+      std::vector<float> y1 = b, y2 = b;
+      simd->axpy_f32(0.37f, a.data(), y1.data(), n);
+      ref.axpy_f32(0.37f, a.data(), y2.data(), n);
+      for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y1[static_cast<size_t>(i)], y2[static_cast<size_t>(i)], 1e-6f);
+      y1 = b;
+      y2 = b;
+      simd->axpy_f16_f32(-1.5f, h.data(), y1.data(), n);
+      ref.axpy_f16_f32(-1.5f, h.data(), y2.data(), n);
+      for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y1[static_cast<size_t>(i)], y2[static_cast<size_t>(i)], 1e-5f);
+      y1 = b;
+      y2 = b;
+      simd->scale_f32(y1.data(), 0.5f, n);
+      ref.scale_f32(y2.data(), 0.5f, n);
+      EXPECT_EQ(y1, y2);
+    }
+  }
+}
+
+// matmul_rows over every weight type equals a plain dequantize-then-dot in double.
+TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
+  std::mt19937 rng(7);
+  const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
+                              TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                              TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K, TensorType::Q5_K,
+                              TensorType::Q6_K};
+  for (TensorType type : types) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const int64_t cols = 512, rows = 19, tokens = 3;
+    const size_t rb = row_bytes(type, cols);
+    std::vector<uint8_t> w(rb * rows);
+    std::vector<float> deq(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto src = random_floats(static_cast<size_t>(cols), rng);
+      quantize_row(type, src.data(), w.data() + static_cast<size_t>(r) * rb, cols);
+      dequantize_row(type, w.data() + static_cast<size_t>(r) * rb, deq.data() + r * cols, cols);
+    }
+    const auto x = random_floats(static_cast<size_t>(tokens * cols), rng);
+    WeightMatrix m{type, w.data(), rows, cols, rb};
+    std::vector<float> y(static_cast<size_t>(tokens * rows)), scratch(static_cast<size_t>(cols));
+    matmul_rows(m, x.data(), cols, tokens, y.data(), rows, 0, rows, scratch.data());
+    for (int64_t t = 0; t < tokens; ++t) {
+      for (int64_t r = 0; r < rows; ++r) {
+        double want = 0.0, mag = 0.0;
+        for (int64_t k = 0; k < cols; ++k) {
+          want += static_cast<double>(deq[static_cast<size_t>(r * cols + k)]) * x[static_cast<size_t>(t * cols + k)];
+          mag += std::fabs(static_cast<double>(deq[static_cast<size_t>(r * cols + k)]) * x[static_cast<size_t>(t * cols + k)]);
+        }
+        EXPECT_NEAR(y[static_cast<size_t>(t * rows + r)], want, 1e-5 * mag + 1e-6);
+      }
+    }
+  }
+}
+
+TEST(Ops, RmsNormNormalisesAndScales) {
+  std::vector<float> x = {3.0f, -4.0f, 0.0f, 0.0f}, w = {1.0f, 2.0f, 1.0f, 1.0f}, out(4);
+  rms_norm_row(x.data(), w.data(), 0.0f, 4, out.data());
+  const float rms = std::sqrt(25.0f / 4.0f);
+  EXPECT_FLOAT_EQ(out[0], 3.0f / rms);
+  EXPECT_FLOAT_EQ(out[1], -8.0f / rms);
+  EXPECT_FLOAT_EQ(out[2], 0.0f);
+}
+
+TEST(Ops, SwiGlu) {
+  std::vector<float> g = {0.0f, 1.0f, -2.0f}, u = {5.0f, 2.0f, 3.0f}, out(3);
+  swiglu_row(g.data(), u.data(), 3, out.data());
+  EXPECT_FLOAT_EQ(out[0], 0.0f);
+  EXPECT_NEAR(out[1], 1.0f / (1.0f + std::exp(-1.0f)) * 2.0f, 1e-6f);
+  EXPECT_NEAR(out[2], -2.0f / (1.0f + std::exp(2.0f)) * 3.0f, 1e-6f);
+}
+
+// RoPE rotates pairs: normal ordering pairs (0,1),(2,3); NeoX pairs (0,2),(1,3). Position 0
+// is the identity; norms of each pair are preserved; frequency i is base^(-2i/d).
+TEST(Ops, RopePairOrderingAndAngles) {
+  RopeParams p;
+  p.n_dims = 4;
+  p.freq_base = 100.0f;
+  std::vector<float> x = {1.0f, 0.0f, 1.0f, 0.0f};
+  rope_row(x.data(), 1, 4, 0, p);
+  EXPECT_EQ(x, (std::vector<float>{1.0f, 0.0f, 1.0f, 0.0f}));
+  rope_row(x.data(), 1, 4, 3, p);
+  EXPECT_NEAR(x[0], std::cos(3.0f), 1e-6f);
+  EXPECT_NEAR(x[1], std::sin(3.0f), 1e-6f);
+  EXPECT_NEAR(x[2], std::cos(3.0f * 0.1f), 1e-6f);  // 100^(-2/4) = 0.1
+  EXPECT_NEAR(x[3], std::sin(3.0f * 0.1f), 1e-6f);
+
+  p.neox = true;
+  std::vector<float> y = {1.0f, 1.0f, 0.0f, 0.0f};
+  rope_row(y.data(), 1, 4, 3, p);
+  EXPECT_NEAR(y[0], std::cos(3.0f), 1e-6f);
+  EXPECT_NEAR(y[2], std::sin(3.0f), 1e-6f);
+  EXPECT_NEAR(y[1], std::cos(0.3f), 1e-6f);
+  EXPECT_NEAR(y[3], std::sin(0.3f), 1e-6f);
+
+  // Linear scaling divides positions; freq factors divide each frequency.
+  p.neox = false;
+  p.freq_scale = 0.5f;
+  const float factors[2] = {1.0f, 4.0f};
+  p.freq_factors = factors;
+  std::vector<float> z = {1.0f, 0.0f, 1.0f, 0.0f};
+  rope_row(z.data(), 1, 4, 8, p);
+  EXPECT_NEAR(z[0], std::cos(4.0f), 1e-5f);
+  EXPECT_NEAR(z[2], std::cos(8.0f * 0.1f / 4.0f * 0.5f), 1e-5f);
+}
+
+}  // namespace
+}  // namespace frugal

@@ -34,6 +34,7 @@ std::string json_safe(const nlohmann::json& j) { return j.dump(-1, ' ', false, n
 
 void run(const RunOptions& o) {
   if (!o.prompt_file.empty() && !o.prompt.empty()) fail("give either -p or -f, not both");
+  if (o.threads < 0) fail("--threads {} must be 0 (all cores) or more", o.threads);
   const std::string prompt_text = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file);
   const TensorType kv_type = [&] {
     const auto t = parse_tensor_type(o.cache_type);
@@ -125,7 +126,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-p,--prompt", o->prompt, "prompt text");
   cmd->add_option("-f,--file", o->prompt_file, "read the prompt from a file");
   cmd->add_option("-n,--n-predict", o->n_predict, "tokens to generate (-1: until the context is full)")->capture_default_str();
-  cmd->add_option("-t,--threads", o->threads, "threads (default: all cores)");
+  cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)");
   cmd->add_option("-c,--ctx-size", o->ctx_size, "context size (default: the model's, at most 4096)");
   cmd->add_option("-b,--batch-size", o->batch_size, "prompt tokens per forward pass")->capture_default_str();
   cmd->add_option("--cache-type", o->cache_type, "KV cache type: f16 or f32")->capture_default_str();

@@ -1,6 +1,7 @@
 #include "tokenizer/spm.h"
 
 #include <algorithm>
+#include <limits>
 #include <queue>
 
 #include "base/error.h"
@@ -118,6 +119,10 @@ std::vector<TokenId> SpmTokenizer::encode(std::string_view text, bool add_specia
 
 void SpmTokenizer::encode_fragment(std::string_view text, std::vector<TokenId>& out) const {
   if (text.empty()) return;
+  if (text.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    fail("{}: cannot encode a text fragment of {} bytes (at most {})", vocab_.source(), text.size(),
+         std::numeric_limits<int>::max());
+  }
   // Start from single characters, cut the lenient way llama.cpp does (a stray continuation
   // byte is its own character, a truncated sequence at the end is shortened).
   std::vector<Piece> pieces;

@@ -1,7 +1,6 @@
 #include "tokenizer/vocab.h"
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <cmath>
 #include <limits>
@@ -78,8 +77,9 @@ std::vector<float> read_scores(const GgufMetadata& metadata) {
   GgufValue probe;
   probe.type = v->element_type;
   if (v->type != GgufValueType::ARRAY || !(probe.is_float() || probe.is_integer())) {
-    fail("{}: metadata key '{}' has type {}, expected an ARRAY of FLOAT32", metadata.source(), kScoresKey,
-         value_type_name(v->type));
+    std::string found(value_type_name(v->type));
+    if (v->type == GgufValueType::ARRAY) found += fmt::format(" of {}", value_type_name(v->element_type));
+    fail("{}: metadata key '{}' has type {}, expected ARRAY of FLOAT32", metadata.source(), kScoresKey, found);
   }
   scores.reserve(v->items().size());
   for (size_t i = 0; i < v->items().size(); ++i) {

@@ -68,9 +68,7 @@ class Vocab {
   int32_t size() const { return static_cast<int32_t>(tokens_.size()); }
   // Throws frugal::Error for ids outside [0, size()).
   const TokenData& token(TokenId id) const;
-  void check_id(TokenId id) const { (void)token(id); }
   TokenId find(std::string_view text) const;  // -1 when no token has this text
-  bool has_attr(TokenId id, uint32_t attr) const { return (token(id).attr & attr) != 0; }
   TokenKind kind(TokenId id) const;
 
   const SpecialTokens& special() const { return special_; }

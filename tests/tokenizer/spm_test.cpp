@@ -214,6 +214,10 @@ TEST(SpmErrors, MetadataProblemsNameFileKeyAndValue) {
   expect_error(bad, {"synthetic.gguf", "tokenizer.ggml.scores", "2", "260"});
 
   bad = md;
+  bad.set("tokenizer.ggml.scores", GgufValue::string_array({"0"}));
+  expect_error(bad, {"synthetic.gguf", "tokenizer.ggml.scores", "ARRAY of STRING"});
+
+  bad = md;
   bad.set("tokenizer.ggml.token_type", GgufValue::i32_array({2, 3}));
   expect_error(bad, {"synthetic.gguf", "tokenizer.ggml.token_type", "2 entries", "260"});
 

@@ -6,6 +6,8 @@
 // per format. The float expressions keep the reference's operation order exactly
 // (e.g. (d * scale) * q - (dmin * min), and (d * scale) * q for Q6_K), because a
 // different association would change the last bit of the result.
+#include "quant/fp_strict.h"  // first: see there
+
 #include <cmath>
 
 #include "base/half.h"

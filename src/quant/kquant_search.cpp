@@ -4,6 +4,8 @@
 // products, and the search compares errors that differ in the last float bits.
 // Every float-to-int step goes through round_clamped, and every loop has a fixed bound,
 // so NaN or infinite inputs produce some (meaningless) block rather than UB or a hang.
+#include "quant/fp_strict.h"  // first: see there
+
 #include "quant/kquant_search.h"
 
 #include <algorithm>

@@ -1,6 +1,8 @@
 // Quantizers of Q2_K..Q6_K: the search in kquant_search.cpp, then the bit packing of
 // kquant_scales.h. These are frugal's own; they are not byte-identical to ggml's
 // reference quantizers (the formats fix the decoding, not how the encoder chooses).
+#include "quant/fp_strict.h"  // first: see there
+
 #include <cmath>
 
 #include "base/half.h"

@@ -6,6 +6,8 @@
 // the fp32 scale), Q4_0/Q5_0 round by adding 0.5 and truncating while Q8_0 uses roundf,
 // and a block's signed extreme (not its absolute maximum) sets the sign of the scale so
 // that it lands exactly on the asymmetric end of the range (-8 or -16).
+#include "quant/fp_strict.h"  // first: see there
+
 #include <cfloat>
 #include <cmath>
 

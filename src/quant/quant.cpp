@@ -1,5 +1,7 @@
 // Dispatch from TensorType to the per-format reference code, argument checks, and the
 // plain float formats (F32, F16, BF16).
+#include "quant/fp_strict.h"  // first: see there
+
 #include "quant/quant.h"
 
 #include <cstring>

@@ -3,9 +3,8 @@
 // an out-of-range float are undefined, and the reference code relies on them in exactly
 // the corner cases a corrupt or extreme tensor produces.
 //
-// Everything here must be compiled without floating-point contraction (the project builds
-// with -std=c++20, i.e. -ffp-contract=off): a fused multiply-add would change roundings
-// and break bit-exactness with the reference.
+// Users must be compiled without floating-point contraction (quant/fp_strict.h): a fused
+// multiply-add would change roundings and break bit-exactness with the reference.
 #pragma once
 
 #include <cmath>

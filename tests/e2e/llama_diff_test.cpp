@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <stdexcept>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -65,14 +66,21 @@ const std::vector<TensorType> kTypes = {
 
 bool is_float(TensorType t) { return t == TensorType::F32 || t == TensorType::F16 || t == TensorType::BF16; }
 
-// Largest allowed |p_frugal - p_llama.cpp| over llama.cpp's 10 most likely next tokens.
-// F32: both sides compute in float32 (summation order only). F16/BF16: llama.cpp rounds
-// activations to the weight type before its dot products, we keep them in f32. Quantized:
-// llama.cpp also quantizes activations to 8 bits (Q8_0/Q8_K) before the dot products.
-float tolerance(TensorType t) {
-  if (t == TensorType::F32) return 1e-3f;
-  if (is_float(t)) return 2e-2f;
-  return 6e-2f;
+// Allowed |p_frugal - p_llama.cpp| over llama.cpp's 10 most likely next tokens: the largest
+// at any step, and the mean over steps of each step's largest. F32: both sides compute in
+// float32 (summation order only). F16/BF16: llama.cpp rounds activations to the weight
+// type before its dot products; we keep them in f32. Quantized: llama.cpp quantizes
+// activations to 8 bits (Q8_0/Q8_K) before the dot products, which dominates the
+// difference (Q8_0 weights differ as much as Q2_K ones); measured means are 0.003-0.016,
+// maxima up to 0.08, so the bounds are about twice the worst seen over several weight draws.
+struct Tolerance {
+  float max;
+  float mean;
+};
+Tolerance tolerance(TensorType t) {
+  if (t == TensorType::F32) return {1e-3f, 2.5e-4f};
+  if (is_float(t)) return {2e-2f, 5e-3f};
+  return {0.15f, 0.03f};
 }
 
 struct Case {
@@ -87,9 +95,9 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-class LlamaDiff : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
+// Writes every model, asks llama.cpp about all of them in one node process, and returns its
+// answers. Runs inside the test body so a failure here is a test failure, not a skip.
+nlohmann::json run_oracle(std::vector<Case>& cases) {
     const std::string dir = test::temp_dir();
     auto vocab = GgufFile::open(test::testdata("stories260K/stories260K.gguf"));
     nlohmann::json request;
@@ -101,36 +109,21 @@ class LlamaDiff : public ::testing::Test {
         spec.name = v.label + "-" + std::string(type_name(t));
         const std::string path = dir + "/" + spec.name + ".gguf";
         write_synthetic_model(spec, vocab->metadata(), path);
-        cases_.push_back({v.label, t, path});
+        cases.push_back({v.label, t, path});
         request["cases"].push_back({{"model", path}, {"prompt", kPrompt}, {"n_gen", kSteps}, {"top", 10}});
       }
     }
     const std::string req_path = dir + "/request.json";
     const std::string resp_path = dir + "/response.json";
-    {
-      std::FILE* f = std::fopen(req_path.c_str(), "w");
-      ASSERT_NE(f, nullptr);
-      const std::string s = request.dump();
-      std::fwrite(s.data(), 1, s.size(), f);
-      std::fclose(f);
-    }
-    const char* node_dir = std::getenv("FRUGAL_E2E_DIR");
-    ASSERT_NE(node_dir, nullptr) << "FRUGAL_E2E_DIR must name tests/e2e (with node_modules installed by scripts/test)";
-    const std::string cmd = "node " + shell_quote(std::string(node_dir) + "/llama_oracle.mjs") + " " +
+    test::write_file(req_path, request.dump());
+    const std::string cmd = "node " + shell_quote(test::e2e_dir() + "/llama_oracle.mjs") + " " +
                             shell_quote(req_path) + " > " + shell_quote(resp_path);
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    oracle_ = new nlohmann::json(nlohmann::json::parse(test::read_file(resp_path)));
-  }
-  static void TearDownTestSuite() {
-    delete oracle_;
-    oracle_ = nullptr;
-  }
-  static std::vector<Case> cases_;
-  static nlohmann::json* oracle_;
-};
-
-std::vector<Case> LlamaDiff::cases_;
-nlohmann::json* LlamaDiff::oracle_ = nullptr;
+    if (std::system(cmd.c_str()) != 0) {
+      throw std::runtime_error("the llama.cpp oracle failed (is node-llama-cpp installed? scripts/test runs npm ci "
+                               "in tests/e2e): " + cmd);
+    }
+    return nlohmann::json::parse(test::read_file(resp_path));
+}
 
 std::vector<float> softmax(std::span<const float> logits) {
   std::vector<float> p(logits.begin(), logits.end());
@@ -144,13 +137,14 @@ std::vector<float> softmax(std::span<const float> logits) {
   return p;
 }
 
-TEST_F(LlamaDiff, AgreesWithLlamaCppOnEveryArchitectureAndType) {
-  ASSERT_NE(oracle_, nullptr);
-  ASSERT_EQ((*oracle_)["cases"].size(), cases_.size());
+TEST(LlamaDiff, AgreesWithLlamaCppOnEveryArchitectureAndType) {
+  std::vector<Case> cases;
+  const nlohmann::json oracle = run_oracle(cases);
+  ASSERT_EQ(oracle["cases"].size(), cases.size());
   auto backend = make_cpu_backend(2);
-  for (size_t ci = 0; ci < cases_.size(); ++ci) {
-    const Case& c = cases_[ci];
-    const auto& ref = (*oracle_)["cases"][ci];
+  for (size_t ci = 0; ci < cases.size(); ++ci) {
+    const Case& c = cases[ci];
+    const auto& ref = oracle["cases"][ci];
     SCOPED_TRACE(c.label + " " + std::string(type_name(c.type)));
     auto model = Model::load(c.path, *backend);
     const auto prompt = model->tokenizer().encode(kPrompt, true, false);
@@ -165,23 +159,29 @@ TEST_F(LlamaDiff, AgreesWithLlamaCppOnEveryArchitectureAndType) {
     sc.kv_type = TensorType::F32;
     Session session(*model, sc);
     std::span<const float> logits = session.eval(prompt);
-    float worst = 0.0f;
+    float worst = 0.0f, sum_step_worst = 0.0f;
     for (size_t i = 0; i < llama_tokens.size(); ++i) {
       const std::vector<float> p = softmax(logits);
       const auto& top = ref["steps"][i]["top"];
+      float step_worst = 0.0f;
       for (const auto& pair : top) {
         const int id = pair[0];
-        worst = std::max(worst, std::fabs(p[static_cast<size_t>(id)] - pair[1].get<float>()));
+        step_worst = std::max(step_worst, std::fabs(p[static_cast<size_t>(id)] - pair[1].get<float>()));
       }
+      worst = std::max(worst, step_worst);
+      sum_step_worst += step_worst;
       const auto mine = top_logprobs(logits, 5);
       const int llama_top = top[0][0];
       EXPECT_TRUE(std::any_of(mine.begin(), mine.end(), [&](const TokenLogprob& t) { return t.id == llama_top; }))
           << "step " << i << ": llama.cpp's top token " << llama_top << " is not in frugal's top 5";
       logits = session.eval(std::span<const int32_t>(&llama_tokens[i], 1));
     }
-    EXPECT_LE(worst, tolerance(c.type));
-    std::printf("%-6s %-5s max |p - p_llama.cpp| = %.5f (tolerance %.3f)\n", c.label.c_str(),
-                std::string(type_name(c.type)).c_str(), worst, tolerance(c.type));
+    const float mean = sum_step_worst / static_cast<float>(llama_tokens.size());
+    const Tolerance tol = tolerance(c.type);
+    EXPECT_LE(worst, tol.max);
+    EXPECT_LE(mean, tol.mean);
+    std::printf("%-6s %-5s |p - p_llama.cpp|: max %.5f, mean of per-step max %.5f (tolerances %.4f, %.4f)\n",
+                c.label.c_str(), std::string(type_name(c.type)).c_str(), worst, mean, tol.max, tol.mean);
 
     // Unquantized weights: our own greedy generation is llama.cpp's, token for token.
     if (is_float(c.type)) {

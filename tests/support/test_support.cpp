@@ -29,6 +29,17 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+void write_file(const std::string& path, const std::string& contents) {
+  std::ofstream out(path, std::ios::binary);
+  out << contents;
+  if (!out) throw std::runtime_error("cannot write " + path);
+}
+
+std::string e2e_dir() {
+  if (const char* env = std::getenv("FRUGAL_E2E_DIR"); env != nullptr && *env != '\0') return env;
+  return FRUGAL_SOURCE_DIR "/tests/e2e";
+}
+
 namespace {
 struct TempDir {
   std::string path;

@@ -12,6 +12,9 @@ namespace frugal::test {
 std::string testdata_dir();
 std::string testdata(const std::string& relative);
 std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& contents);
+// tests/e2e in the source tree (node scripts and their node_modules), or $FRUGAL_E2E_DIR.
+std::string e2e_dir();
 // A fresh temporary directory for this test process (removed at exit).
 std::string temp_dir();
 

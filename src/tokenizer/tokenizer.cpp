@@ -4,6 +4,7 @@
 
 #include "base/error.h"
 #include "format/gguf.h"
+#include "tokenizer/gguf_bpe.h"
 #include "tokenizer/spm.h"
 #include "tokenizer/utf8.h"
 
@@ -31,7 +32,10 @@ std::unique_ptr<Tokenizer> Tokenizer::from_gguf(const GgufMetadata& metadata) {
     fail("{}: metadata key 'tokenizer.ggml.model' is missing, so the tokenizer kind is unknown", metadata.source());
   }
   if (*model == "llama") return SpmTokenizer::from_gguf(metadata);
-  fail("{}: tokenizer.ggml.model '{}' ({}) is not supported yet; supported: 'llama' (SentencePiece)",
+  if (*model == "gpt2") return GgufPipelineTokenizer::bpe_from_gguf(metadata);
+  if (*model == "bert") return GgufPipelineTokenizer::wordpiece_from_gguf(metadata);
+  fail("{}: tokenizer.ggml.model '{}' ({}) is not supported yet; supported: 'llama' (SentencePiece), 'gpt2' "
+       "(byte-level BPE), 'bert' (WordPiece)",
        metadata.source(), *model, describe_model(*model));
 }
 

@@ -1,6 +1,7 @@
-// Tokenizers behind one interface. Concrete kinds (SentencePiece-style "llama" vocabularies
-// now; byte-level BPE, WordPiece and Hugging Face tokenizer.json later) are chosen from the
-// GGUF metadata by Tokenizer::from_gguf.
+// Tokenizers behind one interface. Concrete kinds: SentencePiece-style "llama" GGUF
+// vocabularies (spm.h), byte-level BPE "gpt2" GGUF vocabularies (gguf_bpe.h), WordPiece
+// "bert" GGUF vocabularies (wordpiece.h), Hugging Face tokenizer.json files (hf_tokenizer.h)
+// and SentencePiece .model files (sentencepiece_model.h).
 #pragma once
 
 #include <cstdint>
@@ -35,6 +36,11 @@ class Tokenizer {
   // naming the file and the key for a missing or inconsistent vocabulary, and naming the
   // model type for tokenizer kinds not supported yet.
   static std::unique_ptr<Tokenizer> from_gguf(const GgufMetadata& metadata);
+
+  // A Hugging Face tokenizer: a directory with tokenizer.json (or tokenizer.json.gz /
+  // .json.xz) and, when present, tokenizer_config.json beside it; or the path of such a
+  // tokenizer.json itself. Throws frugal::Error naming the file and what it cannot use.
+  static std::unique_ptr<Tokenizer> from_hf(const std::string& path);
 
   // add_special: add BOS/EOS as the vocabulary asks. parse_special: text that spells a
   // control or user-defined token becomes that token instead of being tokenized as text.

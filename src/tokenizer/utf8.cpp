@@ -1,5 +1,7 @@
 #include "tokenizer/utf8.h"
 
+#include <cstring>
+
 namespace frugal::utf8 {
 
 ScanResult scan(std::string_view bytes) {
@@ -58,6 +60,14 @@ size_t append_sanitized(std::string_view bytes, bool hold_incomplete, std::strin
 bool is_valid(std::string_view bytes) {
   size_t pos = 0;
   while (pos < bytes.size()) {
+    // Most text is ASCII: skip it eight bytes at a time.
+    while (pos + 8 <= bytes.size()) {
+      uint64_t word;
+      std::memcpy(&word, bytes.data() + pos, 8);
+      if (word & 0x8080808080808080ull) break;
+      pos += 8;
+    }
+    if (pos >= bytes.size()) break;
     const ScanResult r = scan(bytes.substr(pos));
     if (r.status != Scan::kComplete) return false;
     pos += r.length;
@@ -98,6 +108,34 @@ std::string replace_all(std::string_view text, std::string_view from, std::strin
   }
   out.append(text.substr(pos));
   return out;
+}
+
+uint32_t next_code_point(std::string_view text, size_t& pos) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data() + pos);
+  const size_t left = text.size() - pos;
+  const uint8_t lead = p[0];
+  if (lead < 0x80) {
+    ++pos;
+    return lead;
+  }
+  const size_t len = sequence_length(lead);
+  if (len < 2 || len > left) {
+    ++pos;
+    return 0xFFFD;
+  }
+  pos += len;
+  switch (len) {
+    case 2: return ((lead & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+    case 3: return ((lead & 0x0Fu) << 12) | ((p[1] & 0x3Fu) << 6) | (p[2] & 0x3Fu);
+    default: return ((lead & 0x07u) << 18) | ((p[1] & 0x3Fu) << 12) | ((p[2] & 0x3Fu) << 6) | (p[3] & 0x3Fu);
+  }
+}
+
+std::string_view make_valid(std::string_view bytes, std::string& storage) {
+  if (is_valid(bytes)) return bytes;
+  storage.clear();
+  append_sanitized(bytes, /*hold_incomplete=*/false, storage);
+  return storage;
 }
 
 }  // namespace frugal::utf8

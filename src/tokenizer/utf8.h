@@ -45,6 +45,15 @@ bool is_valid(std::string_view bytes);
 
 void append_code_point(uint32_t cp, std::string& out);
 
+// The code point at `pos` of valid UTF-8 text; advances `pos` past it. (Callers validate
+// once up front; on invalid input this returns U+FFFD and moves on by one byte.)
+uint32_t next_code_point(std::string_view text, size_t& pos);
+
+// Copies `bytes` with every maximal ill-formed subpart replaced by U+FFFD, the way
+// Rust's from_utf8_lossy and JavaScript's TextDecoder do; returns `bytes` itself (no copy)
+// through `storage` only when it is already valid.
+std::string_view make_valid(std::string_view bytes, std::string& storage);
+
 // Replaces every occurrence of `from` (non-empty) by `to`.
 std::string replace_all(std::string_view text, std::string_view from, std::string_view to);
 

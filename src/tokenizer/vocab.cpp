@@ -93,6 +93,10 @@ std::vector<float> read_scores(const GgufMetadata& metadata) {
 
 }  // namespace
 
+bool is_end_of_generation_text(std::string_view text) {
+  return std::find(kEogTexts.begin(), kEogTexts.end(), text) != kEogTexts.end();
+}
+
 Vocab Vocab::load(const GgufMetadata& metadata, const VocabDefaults& defaults) {
   Vocab v;
   v.source_ = metadata.source();
@@ -160,7 +164,7 @@ void Vocab::read_special_ids(const GgufMetadata& metadata, const VocabDefaults& 
   };
   // The deprecated prefix/suffix/middle keys come last so they win, as in llama.cpp.
   const Slot slots[] = {
-      {"tokenizer.ggml.bos_token_id", &special_.bos},      {"tokenizer.ggml.eos_token_id", &special_.eos},
+      {"tokenizer.ggml.bos_token_id", &special_.bos},      {"tokenizer.ggml.cls_token_id", &special_.bos},      {"tokenizer.ggml.eos_token_id", &special_.eos},
       {"tokenizer.ggml.eot_token_id", &special_.eot},      {"tokenizer.ggml.eom_token_id", &eom_},
       {"tokenizer.ggml.unknown_token_id", &special_.unk},  {"tokenizer.ggml.seperator_token_id", &special_.sep},
       {"tokenizer.ggml.padding_token_id", &special_.pad},  {"tokenizer.ggml.mask_token_id", &mask_},

@@ -58,6 +58,10 @@ struct VocabDefaults {
   bool add_space_prefix = false;
 };
 
+// Texts of tokens that end a turn in some model family (llama.cpp's list), for tokenizers
+// whose files do not mark them (Hugging Face tokenizer.json).
+bool is_end_of_generation_text(std::string_view text);
+
 class Vocab {
  public:
   // Reads tokenizer.ggml.{tokens,scores,token_type}, the special ids and flags. Throws

@@ -1,4 +1,5 @@
-// frugal tokenize: text -> token ids (JSON array), using only the file's metadata.
+// frugal tokenize: text -> token ids (JSON array), using only the file's metadata or a
+// Hugging Face tokenizer (directory, tokenizer.json, or .json.gz / .json.xz).
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
@@ -11,12 +12,16 @@ namespace frugal::cli {
 
 void add_tokenize_command(CLI::App& app) {
   struct Options {
-    std::string model, prompt, file;
+    std::string model, tokenizer, prompt, file;
     bool no_bos = false, no_parse_special = false, pieces = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
-  cmd->add_option("-m,--model", o->model, "GGUF file (a vocab-only file is enough)");
+  auto* m = cmd->add_option("-m,--model", o->model, "GGUF file (a vocab-only file is enough)");
+  auto* t = cmd->add_option("--tokenizer", o->tokenizer,
+                            "Hugging Face tokenizer: a directory with tokenizer.json (+ tokenizer_config.json) or the "
+                            "tokenizer.json itself");
+  m->excludes(t);
   auto* p = cmd->add_option("-p,--prompt", o->prompt, "text to tokenize");
   auto* f = cmd->add_option("-f,--file", o->file, "read the text from a file");
   p->excludes(f);
@@ -26,8 +31,13 @@ void add_tokenize_command(CLI::App& app) {
   cmd->callback([o] {
     if (o->prompt.empty() && o->file.empty()) fail("give the text with -p or -f");
     const std::string text = o->file.empty() ? o->prompt : read_text_file(o->file);
-    auto file = GgufFile::open(resolve_model_path(o->model));
-    auto tok = Tokenizer::from_gguf(file->metadata());
+    std::unique_ptr<Tokenizer> tok;
+    if (!o->tokenizer.empty()) {
+      tok = Tokenizer::from_hf(o->tokenizer);
+    } else {
+      auto file = GgufFile::open(resolve_model_path(o->model));
+      tok = Tokenizer::from_gguf(file->metadata());
+    }
     const auto ids = tok->encode(text, !o->no_bos, !o->no_parse_special);
     nlohmann::json j = nlohmann::json::array();
     for (TokenId id : ids) {

@@ -431,9 +431,11 @@ Value apply_filter(Interpreter& in, std::string_view name, const Value& v, CallA
   if (name == "select" || name == "reject") return select(in, v, args, name == "select", false, name);
   if (name == "selectattr" || name == "rejectattr") return select(in, v, args, name == "selectattr", true, name);
   if (name == "attr") {
+    // An attribute only, never an item: {'k': 1} | attr('k') is undefined.
     const Value attribute = args.get(0, "name");
     if (!attribute.is_string()) fail("filter 'attr' needs an attribute name");
-    return in.getattr(v, attribute.as_string());
+    if (v.is_namespace() || has_method(v, attribute.as_string())) return in.getattr(v, attribute.as_string());
+    return Value();
   }
   if (name == "wordcount") {
     const std::string s = str(in, v);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "chat/builtins.h"
@@ -158,7 +159,15 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const ScopePtr& scope, s
 
 Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, std::string& out) {
   const Value iterable = eval(*s.expr, scope);
-  std::vector<Value> items = iterate(iterable, describe_expr(*s.expr));
+  // Lists are walked in place; dicts (keys) and strings (characters) are listed first.
+  std::vector<Value> listed;
+  const std::vector<Value>* items = &listed;
+  if (iterable.is_array()) {
+    items = &iterable.as_array();
+    charge_items(items->size());
+  } else {
+    listed = iterate(iterable, describe_expr(*s.expr));
+  }
   auto loop_scope = std::make_shared<Scope>();
   loop_scope->parent = scope;
   auto bind = [&](const Value& item) {
@@ -174,35 +183,47 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, st
   if (s.cond) {
     // `for x in xs if cond` filters first, so loop.length and loop.last count kept items.
     std::vector<Value> kept;
-    for (const Value& item : items) {
+    for (const Value& item : *items) {
       bind(item);
       if (eval(*s.cond, loop_scope).truthy()) kept.push_back(item);
     }
-    items = std::move(kept);
+    listed = std::move(kept);
+    items = &listed;
   }
-  const size_t n = items.size();
+  const size_t n = items->size();
+  // `loop` is one dict updated in place as the loop advances (Python's loop object is one
+  // mutable object too), so an iteration costs no allocation; if the template kept a
+  // reference to it, that reference keeps the values it saw and the loop goes on with a copy.
+  auto position = std::make_shared<size_t>(0);
+  auto loop = std::make_shared<ObjectData>();
+  for (const char* key : {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem", "nextitem"}) {
+    loop->set(key, Value());
+  }
+  loop->set("depth", Value(1));
+  loop->set("depth0", Value(0));
+  loop->set("cycle", Value::function("loop.cycle", [position](Interpreter&, CallArgs& args) {
+    if (args.positional.empty()) fail("loop.cycle() needs at least one value");
+    return args.positional[*position % args.positional.size()];
+  }));
   for (size_t i = 0; i < n; ++i) {
     budget_.charge(1);
-    bind(items[i]);
-    ObjectData loop;
+    bind((*items)[i]);
+    if (loop.use_count() > 2) loop = std::make_shared<ObjectData>(*loop);
+    *position = i;
     const auto index = static_cast<int64_t>(i);
     const auto length = static_cast<int64_t>(n);
-    loop.set("index", Value(index + 1));
-    loop.set("index0", Value(index));
-    loop.set("revindex", Value(length - index));
-    loop.set("revindex0", Value(length - index - 1));
-    loop.set("first", Value(i == 0));
-    loop.set("last", Value(i + 1 == n));
-    loop.set("length", Value(length));
-    loop.set("previtem", i > 0 ? items[i - 1] : Value());
-    loop.set("nextitem", i + 1 < n ? items[i + 1] : Value());
-    loop.set("depth", Value(1));
-    loop.set("depth0", Value(0));
-    loop.set("cycle", Value::function("loop.cycle", [i](Interpreter&, CallArgs& args) {
-      if (args.positional.empty()) fail("loop.cycle() needs at least one value");
-      return args.positional[i % args.positional.size()];
-    }));
-    loop_scope->vars.insert_or_assign("loop", Value::object(std::move(loop)));
+    auto& e = loop->entries;
+    e[0].second = Value(index + 1);
+    e[1].second = Value(index);
+    e[2].second = Value(length - index);
+    e[3].second = Value(length - index - 1);
+    e[4].second = Value(i == 0);
+    e[5].second = Value(i + 1 == n);
+    e[6].second = Value(length);
+    e[7].second = i > 0 ? (*items)[i - 1] : Value();
+    e[8].second = i + 1 < n ? (*items)[i + 1] : Value();
+    loop->depth = std::max({uint32_t{1}, e[7].second.depth() + 1, e[8].second.depth() + 1});
+    loop_scope->vars.insert_or_assign("loop", Value::object_ref(loop));
     if (exec(s.body, loop_scope, out) == Flow::Break) break;
   }
   if (n == 0) exec(s.else_body, loop_scope, out);

@@ -132,8 +132,13 @@ class Parser {
             end_tag = next().text;
             return out;
           }
-          next();
-          out.push_back(statement());
+          if (keyword.type == Tok::Name && is_closing_tag(keyword.text)) {
+            if (opener.empty()) error(keyword, fmt::format("unexpected '{{% {} %}}': no block is open", keyword.text));
+            error(keyword, fmt::format("unexpected '{{% {} %}}': the open block is '{}' from line {}, column {} (expected '{}')",
+                                       keyword.text, opener, opener_pos.line, opener_pos.column, *(stops.end() - 1)));
+          }
+          const Pos tag = next().pos;
+          out.push_back(statement(tag));
           break;
         }
         case Tok::End:
@@ -145,19 +150,24 @@ class Parser {
     }
   }
 
-  StmtPtr statement() {
+  static bool is_closing_tag(std::string_view k) {
+    return k == "elif" || k == "else" || (k.starts_with("end") && k.size() > 3);
+  }
+
+  // `tag` is where the {% of this statement is; errors about the tag as a whole point there.
+  StmtPtr statement(Pos tag) {
     const Token& t = peek();
     DepthGuard guard(*this, t);
     const std::string keyword = expect_name("a tag name");
     auto s = std::make_unique<Stmt>();
-    s->pos = t.pos;
+    s->pos = tag;
     std::string end_tag;
     if (keyword == "if") {
       s->kind = StmtKind::If;
       s->conditions.push_back(tuple(true));
       expect_block_end();
       for (;;) {
-        s->bodies.push_back(body({"elif", "else", "endif"}, "if", t.pos, end_tag));
+        s->bodies.push_back(body({"elif", "else", "endif"}, "if", tag, end_tag));
         if (end_tag == "elif") {
           s->conditions.push_back(tuple(true));
           expect_block_end();
@@ -165,7 +175,7 @@ class Parser {
         }
         if (end_tag == "else") {
           expect_block_end();
-          s->else_body = body({"endif"}, "if", t.pos, end_tag);
+          s->else_body = body({"endif"}, "if", tag, end_tag);
         }
         break;
       }
@@ -184,11 +194,11 @@ class Parser {
       if (at_name("recursive")) error(peek(), "recursive for loops are not supported");
       expect_block_end();
       ++loop_depth_;
-      s->body = body({"else", "endfor"}, "for", t.pos, end_tag);
+      s->body = body({"else", "endfor"}, "for", tag, end_tag);
       --loop_depth_;
       if (end_tag == "else") {
         expect_block_end();
-        s->else_body = body({"endfor"}, "for", t.pos, end_tag);
+        s->else_body = body({"endfor"}, "for", tag, end_tag);
       }
     } else if (keyword == "set") {
       s->target = assign_target();
@@ -199,7 +209,7 @@ class Parser {
         s->kind = StmtKind::SetBlock;
         if (at_op("|")) s->expr = filter_finish();
         expect_block_end();
-        s->body = body({"endset"}, "set", t.pos, end_tag);
+        s->body = body({"endset"}, "set", tag, end_tag);
       }
     } else if (keyword == "macro") {
       s->kind = StmtKind::Macro;
@@ -208,7 +218,7 @@ class Parser {
       expect_block_end();
       const int saved = loop_depth_;
       loop_depth_ = 0;
-      s->body = body({"endmacro"}, "macro", t.pos, end_tag);
+      s->body = body({"endmacro"}, "macro", tag, end_tag);
       loop_depth_ = saved;
     } else if (keyword == "call") {
       s->kind = StmtKind::CallBlock;
@@ -216,12 +226,12 @@ class Parser {
       s->expr = expression(true);
       if (s->expr->kind != ExprKind::Call) error(t, "'{% call %}' needs a macro call, like {% call m(x) %}");
       expect_block_end();
-      s->body = body({"endcall"}, "call", t.pos, end_tag);
+      s->body = body({"endcall"}, "call", tag, end_tag);
     } else if (keyword == "filter") {
       s->kind = StmtKind::FilterBlock;
       s->expr = filter_finish();
       expect_block_end();
-      s->body = body({"endfilter"}, "filter", t.pos, end_tag);
+      s->body = body({"endfilter"}, "filter", tag, end_tag);
     } else if (keyword == "break" || keyword == "continue") {
       if (loop_depth_ == 0) error(t, fmt::format("'{{% {} %}}' outside of a for loop", keyword));
       s->kind = keyword == "break" ? StmtKind::Break : StmtKind::Continue;
@@ -232,7 +242,7 @@ class Parser {
       // transformers' marker for assistant tokens (return_assistant_tokens_mask): renders as is.
       s->kind = StmtKind::Block;
       expect_block_end();
-      s->body = body({"endgeneration"}, "generation", t.pos, end_tag);
+      s->body = body({"endgeneration"}, "generation", tag, end_tag);
     } else if (std::find(std::begin(kUnsupportedTags), std::end(kUnsupportedTags), keyword) != std::end(kUnsupportedTags)) {
       error(t, fmt::format("'{{% {} %}}' is not supported in chat templates", keyword));
     } else {
@@ -522,24 +532,25 @@ class Parser {
     }
   }
 
+  // Attribute, item and call nodes take the position of the expression they apply to.
   ExprPtr postfix(ExprPtr e) {
     for (;;) {
-      const Token& t = peek();
       if (at_op(".")) {
         next();
         const Token& n = peek();
         if (n.type != Tok::Name && n.type != Tok::Int) error(n, fmt::format("expected an attribute name after '.', found {}", describe(n)));
         next();
-        auto g = node(ExprKind::Getattr, t.pos);
+        auto g = node(ExprKind::Getattr, e->pos);
         g->left = std::move(e);
         g->name = n.type == Tok::Name ? n.text : std::to_string(n.int_value);
         e = finish(std::move(g));
       } else if (at_op("[")) {
         next();
-        e = subscript(std::move(e), t.pos);
+        const Pos start = e->pos;
+        e = subscript(std::move(e), start);
         expect_op("]");
       } else if (at_op("(")) {
-        auto c = node(ExprKind::Call, t.pos);
+        auto c = node(ExprKind::Call, e->pos);
         c->left = std::move(e);
         call_args(c->args);
         e = finish(std::move(c));

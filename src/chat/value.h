@@ -85,6 +85,8 @@ class Value {
   // Containers deeper than kMaxDepth throw frugal::Error.
   static Value array(std::vector<Value> items);
   static Value object(ObjectData object);
+  // Shares `object` (whose depth the caller has set) instead of copying it.
+  static Value object_ref(std::shared_ptr<const ObjectData> object) { Value v; v.data_ = std::move(object); return v; }
   static Value make_namespace(std::shared_ptr<NamespaceData> ns) { Value v; v.data_ = std::move(ns); return v; }
   static Value function(std::string name, std::function<Value(Interpreter&, CallArgs&)> call);
 

@@ -10,6 +10,7 @@ namespace frugal {
 
 void Model::forward(ForwardState& s, std::span<const int32_t> tokens, const BatchLayout& layout,
                     std::span<const int32_t> output_rows, KvStorage& kv, float* logits) const {
+  std::lock_guard<std::mutex> lock(forward_mutex_);
   const ModelConfig& c = config_;
   const auto n = static_cast<int64_t>(tokens.size());
   if (n < 1 || n > s.max_tokens) fail("forward: batch of {} tokens (state holds up to {})", n, s.max_tokens);

@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <vector>
@@ -62,7 +63,8 @@ class Model {
 
   // Runs tokens through the model, writing their K/V into kv at layout.cells and the
   // logits of the tokens listed in output_rows (indices into tokens) to `logits`
-  // ([output_rows.size(), n_vocab] floats, host memory).
+  // ([output_rows.size(), n_vocab] floats, host memory). Forward passes of one model are
+  // serialised: a backend's buffers and threads serve one pass at a time.
   void forward(ForwardState& state, std::span<const int32_t> tokens, const BatchLayout& layout,
                std::span<const int32_t> output_rows, KvStorage& kv, float* logits) const;
 
@@ -82,6 +84,7 @@ class Model {
   std::vector<LayerWeights> layers_;
   size_t weight_bytes_ = 0;
   int64_t n_params_ = 0;
+  mutable std::mutex forward_mutex_;
 };
 
 }  // namespace frugal

@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "base/error.h"
+#include "runtime/text_stream.h"
 
 namespace frugal {
 
@@ -62,21 +63,6 @@ std::span<const float> Session::eval(std::span<const TokenId> tokens) {
 
 namespace {
 
-// Length of the longest suffix of text that is a proper prefix of some stop string: that
-// much text must be held back, because the next token may complete the stop string.
-size_t held_back(std::string_view text, const std::vector<std::string>& stops) {
-  size_t hold = 0;
-  for (const auto& s : stops) {
-    for (size_t len = std::min(s.size() - 1, text.size()); len > hold; --len) {
-      if (text.substr(text.size() - len) == std::string_view(s).substr(0, len)) {
-        hold = len;
-        break;
-      }
-    }
-  }
-  return hold;
-}
-
 double ms_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -91,10 +77,8 @@ GenerationResult generate(Session& session, std::span<const TokenId> prompt, con
   r.prompt_ids.assign(prompt.begin(), prompt.end());
   r.finish_reason = "length";
   if (prompt.empty()) fail("generate: the prompt has no tokens");
-  for (const auto& s : options.stop) {
-    if (s.empty()) fail("generate: empty stop string");
-  }
 
+  TextStream text(tok, options.stop);
   Sampler sampler(options.sampling, model.config().n_vocab);
   for (TokenId t : prompt) sampler.accept(t);
 
@@ -103,12 +87,10 @@ GenerationResult generate(Session& session, std::span<const TokenId> prompt, con
   r.prompt_ms = ms_since(t0);
 
   t0 = std::chrono::steady_clock::now();
-  StreamDecoder decoder(tok);
-  std::string pending;  // decoded text not yet emitted
   bool stopped = false;
-  auto emit = [&](std::string_view text) {
-    r.text.append(text);
-    if (on_text && !text.empty() && !on_text(text)) stopped = true;
+  auto emit = [&](std::string_view piece) {
+    r.text.append(piece);
+    if (on_text && !piece.empty() && !on_text(piece)) stopped = true;
   };
   const int max_tokens = options.max_tokens < 0 ? session.n_ctx() : options.max_tokens;
   while (static_cast<int>(r.generated_ids.size()) < max_tokens && !stopped) {
@@ -120,27 +102,16 @@ GenerationResult generate(Session& session, std::span<const TokenId> prompt, con
     }
     r.generated_ids.push_back(token);
     sampler.accept(token);
-    pending += decoder.push(token);
-    if (!options.stop.empty()) {
-      size_t hit = std::string::npos;
-      for (const auto& s : options.stop) hit = std::min(hit, pending.find(s));
-      if (hit != std::string::npos) {
-        emit(std::string_view(pending).substr(0, hit));
-        pending.clear();
-        r.finish_reason = "stop";
-        break;
-      }
+    const TextStream::Step step = text.push(token);
+    emit(step.text);
+    if (step.stopped) {
+      r.finish_reason = "stop";
+      break;
     }
-    const size_t hold = held_back(pending, options.stop);
-    emit(std::string_view(pending).substr(0, pending.size() - hold));
-    pending.erase(0, pending.size() - hold);
     if (static_cast<int>(r.generated_ids.size()) >= max_tokens || session.n_past() >= session.n_ctx()) break;
     logits = session.eval(std::span<const TokenId>(&token, 1));
   }
-  if (r.finish_reason == "length") {
-    pending += decoder.flush();
-    emit(pending);
-  }
+  if (r.finish_reason == "length") emit(text.finish());
   r.generate_ms = ms_since(t0);
   return r;
 }

@@ -36,13 +36,25 @@ uint64_t Rng::next() {
 
 float Rng::uniform() { return static_cast<float>(next() >> 40) * (1.0f / 16777216.0f); }
 
-std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int k) {
-  if (logits.empty() || k <= 0) return {};
+namespace {
+// log of the softmax normaliser, computed stably around the largest logit.
+float log_partition(std::span<const float> logits) {
   float max_logit = -std::numeric_limits<float>::infinity();
   for (float l : logits) max_logit = std::max(max_logit, l);
   double sum = 0.0;
   for (float l : logits) sum += std::exp(static_cast<double>(l - max_logit));
-  const float log_z = max_logit + static_cast<float>(std::log(sum));
+  return max_logit + static_cast<float>(std::log(sum));
+}
+}  // namespace
+
+float token_logprob(std::span<const float> logits, int32_t id) {
+  if (id < 0 || static_cast<size_t>(id) >= logits.size()) fail("token {} outside a vocabulary of {}", id, logits.size());
+  return logits[static_cast<size_t>(id)] - log_partition(logits);
+}
+
+std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int k) {
+  if (logits.empty() || k <= 0) return {};
+  const float log_z = log_partition(logits);
   const size_t n = std::min<size_t>(static_cast<size_t>(k), logits.size());
   std::vector<int32_t> ids(logits.size());
   for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);

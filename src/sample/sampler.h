@@ -30,6 +30,8 @@ struct TokenLogprob {
 
 // The k most likely tokens of the raw logits, with log-softmax probabilities.
 std::vector<TokenLogprob> top_logprobs(std::span<const float> logits, int k);
+// log-softmax of the raw logits at one token.
+float token_logprob(std::span<const float> logits, int32_t id);
 
 // xoshiro256** seeded through splitmix64: fully specified, so draws are reproducible
 // across compilers and standard libraries (unlike std::uniform_real_distribution).

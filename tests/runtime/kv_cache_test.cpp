@@ -40,7 +40,7 @@ TEST(KvCache, BlocksAreHandedOutAndReturned) {
   EXPECT_EQ(cache.used_blocks(), 2);
   cache.free_sequence(a);
   cache.free_sequence(b);
-  EXPECT_EQ(cache.free_blocks(), 4);
+  EXPECT_EQ(cache.available_blocks(), 4);
   EXPECT_THROW((void)cache.length(a), Error);
   EXPECT_THROW((void)cache.cell(b, 0), Error);
 }

@@ -12,12 +12,12 @@ namespace {
 
 // Message content may be a string or a list of OpenAI content parts; built-ins take the
 // text parts. (Each template repeats this macro: a template is one self-contained source.)
-#define FRUGAL_TEXT_MACRO                                                                          \
-  "{%- macro text(content) -%}\n"                                                                  \
-  "{%- if content is string -%}{{- content -}}\n"                                                  \
-  "{%- elif content is iterable -%}\n"                                                             \
-  "{%- for part in content if part['type'] == 'text' -%}{{- part['text'] -}}{%- endfor -%}\n"      \
-  "{%- endif -%}\n"                                                                                \
+#define FRUGAL_TEXT_MACRO                                                                     \
+  "{%- macro text(content) -%}\n"                                                             \
+  "{%- if content is string -%}{{- content -}}\n"                                             \
+  "{%- elif content is iterable -%}\n"                                                        \
+  "{%- for part in content if part['type'] == 'text' -%}{{- part['text'] -}}{%- endfor -%}\n" \
+  "{%- endif -%}\n"                                                                           \
   "{%- endmacro -%}\n"
 
 // ChatML (Qwen 1.5/2/2.5 without tools, Yi, many fine-tunes).
@@ -280,9 +280,8 @@ struct Signature {
   std::string_view builtin;
 };
 constexpr Signature kSignatures[] = {
-    {"<|im_start|>", "", "chatml"},          {"<|start_header_id|>", "", "llama3"},
-    {"<start_of_turn>", "", "gemma"},        {"<｜User｜>", "", "deepseek"},
-    {"<|user|>", "<|end|>", "phi3"},         {"[AVAILABLE_TOOLS]", "", "mistral"},
+    {"<|im_start|>", "", "chatml"}, {"<|start_header_id|>", "", "llama3"}, {"<start_of_turn>", "", "gemma"},
+    {"<｜User｜>", "", "deepseek"}, {"<|user|>", "<|end|>", "phi3"},       {"[AVAILABLE_TOOLS]", "", "mistral"},
     {"[INST]", "", "mistral"},
 };
 
@@ -301,12 +300,16 @@ std::string read_template_file(const std::string& path) {
       if (t.is_string()) return t.get<std::string>();
       if (t.is_array()) {
         for (const auto& named : t) {
-          if (named.is_object() && named.value("name", "") == "default" && named.contains("template") && named["template"].is_string()) {
+          if (named.is_object() && named.value("name", "") == "default" && named.contains("template") &&
+              named["template"].is_string()) {
             return named["template"].get<std::string>();
           }
         }
       }
-      fail("--chat-template '{}': the chat_template in this JSON file is neither a string nor a list with a 'default' entry", path);
+      fail(
+          "--chat-template '{}': the chat_template in this JSON file is neither a string nor a list with a 'default' "
+          "entry",
+          path);
     }
   }
   if (s.empty()) fail("--chat-template '{}': the file is empty", path);
@@ -346,8 +349,9 @@ SelectedTemplate select_chat_template(const ModelChatInfo& model, std::string_vi
   for (const Signature& s : kSignatures) {
     if (has(s.token) && (s.also.empty() || has(s.also))) {
       const BuiltinTemplate* t = find_builtin_template(s.builtin);
-      return {std::string(t->source), "built-in '" + std::string(t->name) + "' (the model has no chat template; guessed from " +
-                                          std::string(s.token) + ")"};
+      return {std::string(t->source), "built-in '" + std::string(t->name) +
+                                          "' (the model has no chat template; guessed from " + std::string(s.token) +
+                                          ")"};
     }
   }
   return {std::string(kChatml), "built-in 'chatml' (the model has no chat template)"};

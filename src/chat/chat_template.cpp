@@ -8,17 +8,17 @@
 
 namespace frugal::chat {
 
-ChatTemplate::ChatTemplate(std::string source) : source_(std::move(source)) {
-  program_ = parse(tokenize(source_));
-}
+ChatTemplate::ChatTemplate(std::string source) : source_(std::move(source)) { program_ = parse(tokenize(source_)); }
 
 ChatTemplate::~ChatTemplate() = default;
 ChatTemplate::ChatTemplate(ChatTemplate&&) noexcept = default;
 ChatTemplate& ChatTemplate::operator=(ChatTemplate&&) noexcept = default;
 
 std::string ChatTemplate::render(const nlohmann::ordered_json& messages, const RenderOptions& options) const {
-  if (!messages.is_array()) throw TemplateError(fmt::format("chat template: messages must be a JSON array, got {}", messages.type_name()));
-  if (!options.extra.is_object() && !options.extra.is_null()) throw TemplateError("chat template: extra variables must be a JSON object");
+  if (!messages.is_array())
+    throw TemplateError(fmt::format("chat template: messages must be a JSON array, got {}", messages.type_name()));
+  if (!options.extra.is_object() && !options.extra.is_null())
+    throw TemplateError("chat template: extra variables must be a JSON object");
   nlohmann::ordered_json variables = nlohmann::ordered_json::object();
   variables["messages"] = messages;
   variables["tools"] = options.tools;
@@ -39,9 +39,7 @@ std::string ChatTemplate::render_variables(const nlohmann::ordered_json& variabl
     for (const auto& [key, value] : variables.items()) context.set(key, from_json(value));
     Interpreter interpreter(limits, now ? *now : std::time(nullptr));
     return interpreter.render(*program_, context);
-  } catch (const TemplateError&) {
-    throw;
-  } catch (const Error& e) {
+  } catch (const TemplateError&) { throw; } catch (const Error& e) {
     throw TemplateError(fmt::format("chat template: {}", e.what()));
   }
 }

@@ -17,16 +17,15 @@ Value Interpreter::eval(const Expr& e, const ScopePtr& scope) {
   budget_.charge(1);
   try {
     return eval_node(e, scope);
-  } catch (const TemplateError&) {
-    throw;
-  } catch (const Error& err) {
+  } catch (const TemplateError&) { throw; } catch (const Error& err) {
     throw_located(e.pos, err);
   }
 }
 
 Value Interpreter::eval_node(const Expr& e, const ScopePtr& scope) {
   switch (e.kind) {
-    case ExprKind::Const: return e.constant;
+    case ExprKind::Const:
+      return e.constant;
     case ExprKind::Var: {
       const Value* v = scope->find(e.name);
       return v ? *v : Value();
@@ -49,7 +48,8 @@ Value Interpreter::eval_node(const Expr& e, const ScopePtr& scope) {
       }
       return Value::object(std::move(object));
     }
-    case ExprKind::Getattr: return getattr(eval(*e.left, scope), e.name);
+    case ExprKind::Getattr:
+      return getattr(eval(*e.left, scope), e.name);
     case ExprKind::Getitem: {
       const Value object = eval(*e.left, scope);
       return getitem(object, eval(*e.right, scope));
@@ -62,8 +62,10 @@ Value Interpreter::eval_node(const Expr& e, const ScopePtr& scope) {
       }
       return slice(object, parts[0], parts[1], parts[2]);
     }
-    case ExprKind::Call: return eval_call(e, scope);
-    case ExprKind::Filter: return eval_filter(e, scope, nullptr);
+    case ExprKind::Call:
+      return eval_call(e, scope);
+    case ExprKind::Filter:
+      return eval_filter(e, scope, nullptr);
     case ExprKind::Test: {
       const Value operand = eval(*e.left, scope);
       CallArgs args = eval_args(e.args, scope);
@@ -81,7 +83,8 @@ Value Interpreter::eval_node(const Expr& e, const ScopePtr& scope) {
       }
       fail("bad operand for unary {}: {}", neg ? '-' : '+', v.type_name());
     }
-    case ExprKind::Not: return Value(!eval(*e.left, scope).truthy());
+    case ExprKind::Not:
+      return Value(!eval(*e.left, scope).truthy());
     case ExprKind::Binary: {
       const Value a = eval(*e.left, scope);
       return binary(e.name, a, eval(*e.right, scope));
@@ -145,8 +148,10 @@ Value Interpreter::eval_call(const Expr& e, const ScopePtr& scope) {
 
 Value Interpreter::eval_filter(const Expr& e, const ScopePtr& scope, const Value* operand) {
   Value v;
-  if (e.left) v = (operand && e.left->kind == ExprKind::Filter) ? eval_filter(*e.left, scope, operand) : eval(*e.left, scope);
-  else if (operand) v = *operand;
+  if (e.left)
+    v = (operand && e.left->kind == ExprKind::Filter) ? eval_filter(*e.left, scope, operand) : eval(*e.left, scope);
+  else if (operand)
+    v = *operand;
   CallArgs args = eval_args(e.args, scope);
   return apply_filter(*this, e.name, v, args);
 }
@@ -303,10 +308,14 @@ bool contains(const Value& container, const Value& item, Budget& budget) {
         if (equal(v, item, budget)) return true;
       }
       return false;
-    case Value::Kind::Object: return item.is_string() && container.as_object().find(item.as_string()) != nullptr;
-    case Value::Kind::Namespace: return item.is_string() && container.as_namespace().attrs.find(item.as_string()) != nullptr;
-    case Value::Kind::Undefined: return false;
-    default: fail("'in' needs a list, dict or string on the right, not a {}", container.type_name());
+    case Value::Kind::Object:
+      return item.is_string() && container.as_object().find(item.as_string()) != nullptr;
+    case Value::Kind::Namespace:
+      return item.is_string() && container.as_namespace().attrs.find(item.as_string()) != nullptr;
+    case Value::Kind::Undefined:
+      return false;
+    default:
+      fail("'in' needs a list, dict or string on the right, not a {}", container.type_name());
   }
 }
 
@@ -387,7 +396,8 @@ Value Interpreter::getattr(const Value& object, const std::string& name) {
       if (all_digits(name) && name.size() < 18) return getitem(object, Value(static_cast<int64_t>(std::stoll(name))));
       if (has_method(object, name)) return bound_method(object, name);
       return Value();
-    default: return Value();
+    default:
+      return Value();
   }
 }
 
@@ -413,7 +423,8 @@ Value Interpreter::getitem(const Value& object, const Value& key) {
       if (!integral(key)) return Value();
       budget_.charge(static_cast<int64_t>(object.as_string().size() / 16));
       return string_at(object.as_string(), as_integer(key));
-    default: return Value();
+    default:
+      return Value();
   }
 }
 

@@ -29,7 +29,8 @@ Value attribute_path(Interpreter& in, const Value& v, const Value& path) {
   for (;;) {
     const size_t dot = rest.find('.');
     const std::string part(rest.substr(0, dot));
-    const bool digits = !part.empty() && part.size() < 18 && std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const bool digits = !part.empty() && part.size() < 18 &&
+                        std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
     cur = digits ? in.getitem(cur, Value(static_cast<int64_t>(std::stoll(part)))) : in.getitem(cur, Value(part));
     if (dot == std::string_view::npos) return cur;
     rest = rest.substr(dot + 1);
@@ -38,8 +39,11 @@ Value attribute_path(Interpreter& in, const Value& v, const Value& path) {
 
 std::vector<Value> as_list(Interpreter& in, const Value& v, std::string_view filter) {
   switch (v.kind()) {
-    case Value::Kind::Array: in.charge_items(v.as_array().size()); return v.as_array();
-    case Value::Kind::Undefined: return {};
+    case Value::Kind::Array:
+      in.charge_items(v.as_array().size());
+      return v.as_array();
+    case Value::Kind::Undefined:
+      return {};
     case Value::Kind::Object: {
       std::vector<Value> keys;
       in.charge_items(v.as_object().entries.size());
@@ -50,10 +54,12 @@ std::vector<Value> as_list(Interpreter& in, const Value& v, std::string_view fil
       std::vector<Value> chars;
       const std::string& s = v.as_string();
       in.charge_items(s.size());
-      for (size_t i = 0; i < s.size(); i += utf8_length_at(s, i)) chars.emplace_back(std::string_view(s).substr(i, utf8_length_at(s, i)));
+      for (size_t i = 0; i < s.size(); i += utf8_length_at(s, i))
+        chars.emplace_back(std::string_view(s).substr(i, utf8_length_at(s, i)));
       return chars;
     }
-    default: fail("filter '{}' needs a list, got a {}", filter, v.type_name());
+    default:
+      fail("filter '{}' needs a list, got a {}", filter, v.type_name());
   }
 }
 
@@ -69,7 +75,8 @@ Value sort_filter(Interpreter& in, const Value& operand, CallArgs& args) {
   const Value attribute = args.get(2, "attribute");
   std::vector<Value> keys;
   keys.reserve(items.size());
-  for (const Value& item : items) keys.push_back(attribute.is_undefined() || attribute.is_none() ? item : attribute_path(in, item, attribute));
+  for (const Value& item : items)
+    keys.push_back(attribute.is_undefined() || attribute.is_none() ? item : attribute_path(in, item, attribute));
   std::vector<size_t> order(items.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](size_t x, size_t y) {
@@ -92,7 +99,8 @@ Value dictsort(Interpreter& in, const Value& operand, CallArgs& args) {
   for (const auto& [key, value] : operand.as_object().entries) entries.emplace_back(Value(key), value);
   in.charge_items(entries.size());
   std::stable_sort(entries.begin(), entries.end(), [&](const auto& x, const auto& y) {
-    const int c = by_value ? sort_compare(in, x.second, y.second, case_sensitive) : sort_compare(in, x.first, y.first, case_sensitive);
+    const int c = by_value ? sort_compare(in, x.second, y.second, case_sensitive)
+                           : sort_compare(in, x.first, y.first, case_sensitive);
     return reverse ? c > 0 : c < 0;
   });
   std::vector<Value> out;
@@ -101,7 +109,8 @@ Value dictsort(Interpreter& in, const Value& operand, CallArgs& args) {
 }
 
 // select/reject/selectattr/rejectattr: keep items whose test (truthiness by default) is `keep`.
-Value select(Interpreter& in, const Value& operand, CallArgs& args, bool keep, bool by_attribute, std::string_view name) {
+Value select(Interpreter& in, const Value& operand, CallArgs& args, bool keep, bool by_attribute,
+             std::string_view name) {
   std::vector<Value> items = as_list(in, operand, name);
   size_t next = 0;
   Value attribute;
@@ -139,7 +148,8 @@ Value map_filter(Interpreter& in, const Value& operand, CallArgs& args) {
     }
     return Value::array(std::move(out));
   }
-  if (args.positional.empty() || !args.positional[0].is_string()) fail("filter 'map' needs attribute= or a filter name");
+  if (args.positional.empty() || !args.positional[0].is_string())
+    fail("filter 'map' needs attribute= or a filter name");
   const std::string filter = args.positional[0].as_string();
   CallArgs rest;
   rest.positional.assign(args.positional.begin() + 1, args.positional.end());
@@ -164,7 +174,8 @@ Value tojson(Interpreter& in, const Value& operand, CallArgs& args) {
   const Value separators = args.get(SIZE_MAX, "separators");
   if (separators.is_array()) {
     const auto& parts = separators.as_array();
-    if (parts.size() != 2 || !parts[0].is_string() || !parts[1].is_string()) fail("tojson: separators must be two strings");
+    if (parts.size() != 2 || !parts[0].is_string() || !parts[1].is_string())
+      fail("tojson: separators must be two strings");
     style.item_separator = parts[0].as_string();
     style.key_separator = parts[1].as_string();
   }
@@ -180,9 +191,12 @@ Value indent(Interpreter& in, const Value& operand, CallArgs& args) {
   const std::string s = str(in, operand);
   const Value width = args.get(0, "width");
   std::string pad;
-  if (width.is_string()) pad = width.as_string();
-  else if (width.is_int()) pad.assign(static_cast<size_t>(std::clamp<int64_t>(width.as_int(), 0, 1024)), ' ');
-  else pad = "    ";
+  if (width.is_string())
+    pad = width.as_string();
+  else if (width.is_int())
+    pad.assign(static_cast<size_t>(std::clamp<int64_t>(width.as_int(), 0, 1024)), ' ');
+  else
+    pad = "    ";
   const bool first = flag(args, 1, "first", false);
   const bool blank = flag(args, 2, "blank", false);
   std::vector<std::string_view> lines;
@@ -204,8 +218,10 @@ Value indent(Interpreter& in, const Value& operand, CallArgs& args) {
 
 Value to_int(const Value& v, const Value& def) {
   switch (v.kind()) {
-    case Value::Kind::Int: return v;
-    case Value::Kind::Bool: return Value(static_cast<int64_t>(v.as_bool() ? 1 : 0));
+    case Value::Kind::Int:
+      return v;
+    case Value::Kind::Bool:
+      return Value(static_cast<int64_t>(v.as_bool() ? 1 : 0));
     case Value::Kind::Float:
       if (!std::isfinite(v.as_float()) || std::fabs(v.as_float()) >= 9.2e18) return def;
       return Value(static_cast<int64_t>(v.as_float()));
@@ -216,10 +232,12 @@ Value to_int(const Value& v, const Value& def) {
       const long long i = std::strtoll(s.c_str(), &end, 10);
       if (!s.empty() && end == s.c_str() + s.size() && errno == 0) return Value(static_cast<int64_t>(i));
       const double d = std::strtod(s.c_str(), &end);  // Jinja's int filter also accepts "1.5"
-      if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && std::fabs(d) < 9.2e18) return Value(static_cast<int64_t>(d));
+      if (!s.empty() && end == s.c_str() + s.size() && std::isfinite(d) && std::fabs(d) < 9.2e18)
+        return Value(static_cast<int64_t>(d));
       return def;
     }
-    default: return def;
+    default:
+      return def;
   }
 }
 
@@ -227,7 +245,8 @@ Value to_float(const Value& v, const Value& def) {
   switch (v.kind()) {
     case Value::Kind::Int:
     case Value::Kind::Bool:
-    case Value::Kind::Float: return Value(v.as_double());
+    case Value::Kind::Float:
+      return Value(v.as_double());
     case Value::Kind::String: {
       const std::string s(strip(v.as_string(), true, true));
       char* end = nullptr;
@@ -235,7 +254,8 @@ Value to_float(const Value& v, const Value& def) {
       if (!s.empty() && end == s.c_str() + s.size()) return Value(d);
       return def;
     }
-    default: return def;
+    default:
+      return def;
   }
 }
 
@@ -248,10 +268,14 @@ Value round_filter(const Value& v, CallArgs& args) {
   const double scale = std::pow(10.0, static_cast<double>(precision));
   const double x = v.as_double() * scale;
   double r = 0;
-  if (method == "common") r = std::round(x);  // half away from zero, as Jinja's "common"
-  else if (method == "floor") r = std::floor(x);
-  else if (method == "ceil") r = std::ceil(x);
-  else fail("filter 'round': method must be common, floor or ceil");
+  if (method == "common")
+    r = std::round(x);  // half away from zero, as Jinja's "common"
+  else if (method == "floor")
+    r = std::floor(x);
+  else if (method == "ceil")
+    r = std::ceil(x);
+  else
+    fail("filter 'round': method must be common, floor or ceil");
   return Value(r / scale);
 }
 
@@ -259,12 +283,23 @@ std::string html_escape(std::string_view s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&#34;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&#34;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -295,7 +330,10 @@ Value unique(Interpreter& in, const Value& operand, CallArgs& args) {
     if (!case_sensitive && k.is_string()) k = Value(ascii_lower(k.as_string()));
     bool dup = false;
     for (const Value& s : seen) {
-      if (equal(s, k, in.budget())) { dup = true; break; }
+      if (equal(s, k, in.budget())) {
+        dup = true;
+        break;
+      }
     }
     if (!dup) {
       seen.push_back(k);
@@ -312,11 +350,15 @@ Value sum(Interpreter& in, const Value& operand, CallArgs& args) {
   if (total.is_undefined()) total = Value(static_cast<int64_t>(0));
   for (const Value& item : items) {
     const Value v = attribute.is_undefined() ? item : attribute_path(in, item, attribute);
-    if (!(v.is_number() || v.is_bool()) || !(total.is_number() || total.is_bool())) fail("filter 'sum' needs numbers, got a {}", v.type_name());
-    if (total.is_float() || v.is_float()) total = Value(total.as_double() + v.as_double());
+    if (!(v.is_number() || v.is_bool()) || !(total.is_number() || total.is_bool()))
+      fail("filter 'sum' needs numbers, got a {}", v.type_name());
+    if (total.is_float() || v.is_float())
+      total = Value(total.as_double() + v.as_double());
     else {
       int64_t r = 0;
-      if (__builtin_add_overflow(total.is_bool() ? int64_t{total.as_bool()} : total.as_int(), v.is_bool() ? int64_t{v.as_bool()} : v.as_int(), &r)) fail("integer overflow");
+      if (__builtin_add_overflow(total.is_bool() ? int64_t{total.as_bool()} : total.as_int(),
+                                 v.is_bool() ? int64_t{v.as_bool()} : v.as_int(), &r))
+        fail("integer overflow");
       total = Value(r);
     }
   }
@@ -325,12 +367,18 @@ Value sum(Interpreter& in, const Value& operand, CallArgs& args) {
 
 size_t length_of(const Value& v) {
   switch (v.kind()) {
-    case Value::Kind::String: return code_point_count(v.as_string());
-    case Value::Kind::Array: return v.as_array().size();
-    case Value::Kind::Object: return v.as_object().entries.size();
-    case Value::Kind::Namespace: return v.as_namespace().attrs.entries.size();
-    case Value::Kind::Undefined: return 0;
-    default: fail("filter 'length' needs a string, list or dict, got a {}", v.type_name());
+    case Value::Kind::String:
+      return code_point_count(v.as_string());
+    case Value::Kind::Array:
+      return v.as_array().size();
+    case Value::Kind::Object:
+      return v.as_object().entries.size();
+    case Value::Kind::Namespace:
+      return v.as_namespace().attrs.entries.size();
+    case Value::Kind::Undefined:
+      return 0;
+    default:
+      fail("filter 'length' needs a string, list or dict, got a {}", v.type_name());
   }
 }
 

@@ -47,11 +47,13 @@ Value range(Interpreter& in, CallArgs& args) {
   } else if (step < 0 && start > stop) {
     count = (static_cast<uint64_t>(start) - static_cast<uint64_t>(stop) - 1) / (0 - static_cast<uint64_t>(step)) + 1;
   }
-  if (count > in.limits().max_items) fail("range() of {} numbers is over the limit of {}", count, in.limits().max_items);
+  if (count > in.limits().max_items)
+    fail("range() of {} numbers is over the limit of {}", count, in.limits().max_items);
   in.charge_items(static_cast<size_t>(count));
   std::vector<Value> out;
   out.reserve(static_cast<size_t>(count));
-  for (uint64_t k = 0; k < count; ++k) out.emplace_back(static_cast<int64_t>(static_cast<uint64_t>(start) + k * static_cast<uint64_t>(step)));
+  for (uint64_t k = 0; k < count; ++k)
+    out.emplace_back(static_cast<int64_t>(static_cast<uint64_t>(start) + k * static_cast<uint64_t>(step)));
   return Value::array(std::move(out));
 }
 
@@ -111,7 +113,8 @@ bool apply_test(Interpreter& in, std::string_view name, const Value& v, CallArgs
   if (name == "number") return v.is_int() || v.is_float() || v.is_bool();  // Python: bool is a Number
   if (name == "string") return v.is_string();
   if (name == "mapping") return v.is_object();
-  if (name == "iterable") return v.kind() == K::Array || v.kind() == K::Object || v.kind() == K::String || v.is_undefined();
+  if (name == "iterable")
+    return v.kind() == K::Array || v.kind() == K::Object || v.kind() == K::String || v.is_undefined();
   if (name == "sequence") return v.kind() == K::Array || v.kind() == K::Object || v.kind() == K::String;
   if (name == "callable") return v.is_function();
   if (name == "lower") return is_lower_or_upper(v, true);
@@ -144,25 +147,26 @@ bool apply_test(Interpreter& in, std::string_view name, const Value& v, CallArgs
 void add_globals(Scope& scope) {
   scope.vars.insert_or_assign("range", Value::function("range", range));
   scope.vars.insert_or_assign("namespace", Value::function("namespace", [](Interpreter& in, CallArgs& args) {
-    Value ns = in.new_namespace();
-    fill(ns.as_namespace().attrs, args, "namespace");
-    return ns;
-  }));
+                                Value ns = in.new_namespace();
+                                fill(ns.as_namespace().attrs, args, "namespace");
+                                return ns;
+                              }));
   scope.vars.insert_or_assign("dict", Value::function("dict", [](Interpreter& in, CallArgs& args) {
-    ObjectData object;
-    fill(object, args, "dict");
-    in.charge_items(object.entries.size());
-    return Value::object(std::move(object));
-  }));
-  scope.vars.insert_or_assign("raise_exception", Value::function("raise_exception", [](Interpreter& in, CallArgs& args) -> Value {
-    const Value message = arg0(args);
-    throw RaiseRequest(message.is_string() ? message.as_string() : message.to_output(in.budget()));
-  }));
+                                ObjectData object;
+                                fill(object, args, "dict");
+                                in.charge_items(object.entries.size());
+                                return Value::object(std::move(object));
+                              }));
+  scope.vars.insert_or_assign(
+      "raise_exception", Value::function("raise_exception", [](Interpreter& in, CallArgs& args) -> Value {
+        const Value message = arg0(args);
+        throw RaiseRequest(message.is_string() ? message.as_string() : message.to_output(in.budget()));
+      }));
   scope.vars.insert_or_assign("strftime_now", Value::function("strftime_now", [](Interpreter& in, CallArgs& args) {
-    const Value format = arg0(args);
-    if (!format.is_string()) fail("strftime_now() needs a format string");
-    return Value(strftime_at(in.now(), format.as_string()));
-  }));
+                                const Value format = arg0(args);
+                                if (!format.is_string()) fail("strftime_now() needs a format string");
+                                return Value(strftime_at(in.now(), format.as_string()));
+                              }));
 }
 
 bool is_raise_request(const Error& e) { return dynamic_cast<const RaiseRequest*>(&e) != nullptr; }

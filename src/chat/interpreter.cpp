@@ -20,11 +20,16 @@ const Value* Scope::find(std::string_view name) const {
 
 std::string describe_expr(const Expr& e) {
   switch (e.kind) {
-    case ExprKind::Var: return e.name;
-    case ExprKind::Getattr: return describe_expr(*e.left) + "." + e.name;
-    case ExprKind::Getitem: return describe_expr(*e.left) + "[...]";
-    case ExprKind::Call: return describe_expr(*e.left) + "(...)";
-    default: return "expression";
+    case ExprKind::Var:
+      return e.name;
+    case ExprKind::Getattr:
+      return describe_expr(*e.left) + "." + e.name;
+    case ExprKind::Getitem:
+      return describe_expr(*e.left) + "[...]";
+    case ExprKind::Call:
+      return describe_expr(*e.left) + "(...)";
+    default:
+      return "expression";
   }
 }
 
@@ -95,8 +100,9 @@ Interpreter::Flow Interpreter::exec(const Body& body, const ScopePtr& scope, std
 
 void throw_located(Pos pos, const Error& e) {
   if (is_raise_request(e)) {
-    throw TemplateRaised(fmt::format("chat template raised an error at line {}, column {}: {}", pos.line, pos.column, e.what()),
-                         e.what());
+    throw TemplateRaised(
+        fmt::format("chat template raised an error at line {}, column {}: {}", pos.line, pos.column, e.what()),
+        e.what());
   }
   throw TemplateError(fmt::format("chat template error at line {}, column {}: {}", pos.line, pos.column, e.what()));
 }
@@ -105,11 +111,15 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const ScopePtr& scope, s
   budget_.charge(1);
   try {
     switch (s.kind) {
-      case StmtKind::Text: append(out, s.text); break;
+      case StmtKind::Text:
+        append(out, s.text);
+        break;
       case StmtKind::Print: {
         const Value v = eval(*s.expr, scope);
-        if (v.is_string()) append(out, v.as_string());
-        else append(out, v.to_output(budget_));
+        if (v.is_string())
+          append(out, v.as_string());
+        else
+          append(out, v.to_output(budget_));
         break;
       }
       case StmtKind::If:
@@ -117,8 +127,11 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const ScopePtr& scope, s
           if (eval(*s.conditions[i], scope).truthy()) return exec(s.bodies[i], scope, out);
         }
         return exec(s.else_body, scope, out);
-      case StmtKind::For: return exec_for(s, scope, out);
-      case StmtKind::Set: exec_set(*s.target, eval(*s.expr, scope), *scope); break;
+      case StmtKind::For:
+        return exec_for(s, scope, out);
+      case StmtKind::Set:
+        exec_set(*s.target, eval(*s.expr, scope), *scope);
+        break;
       case StmtKind::SetBlock: {
         std::string text;
         exec(s.body, scope, text);
@@ -127,7 +140,9 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const ScopePtr& scope, s
         exec_set(*s.target, std::move(v), *scope);
         break;
       }
-      case StmtKind::Macro: scope->vars.insert_or_assign(s.name, define_macro(s, scope)); break;
+      case StmtKind::Macro:
+        scope->vars.insert_or_assign(s.name, define_macro(s, scope));
+        break;
       case StmtKind::CallBlock: {
         const Expr& call_expr = *s.expr;
         CallArgs args = eval_args(call_expr.args, scope);
@@ -144,14 +159,17 @@ Interpreter::Flow Interpreter::exec_stmt(const Stmt& s, const ScopePtr& scope, s
         append(out, eval_filter(*s.expr, scope, &body_text).to_output(budget_));
         break;
       }
-      case StmtKind::Break: return Flow::Break;
-      case StmtKind::Continue: return Flow::Continue;
-      case StmtKind::Do: eval(*s.expr, scope); break;
-      case StmtKind::Block: return exec(s.body, scope, out);
+      case StmtKind::Break:
+        return Flow::Break;
+      case StmtKind::Continue:
+        return Flow::Continue;
+      case StmtKind::Do:
+        eval(*s.expr, scope);
+        break;
+      case StmtKind::Block:
+        return exec(s.body, scope, out);
     }
-  } catch (const TemplateError&) {
-    throw;
-  } catch (const Error& e) {
+  } catch (const TemplateError&) { throw; } catch (const Error& e) {
     throw_located(s.pos, e);
   }
   return Flow::Normal;
@@ -196,15 +214,16 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, st
   // reference to it, that reference keeps the values it saw and the loop goes on with a copy.
   auto position = std::make_shared<size_t>(0);
   auto loop = std::make_shared<ObjectData>();
-  for (const char* key : {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem", "nextitem"}) {
+  for (const char* key :
+       {"index", "index0", "revindex", "revindex0", "first", "last", "length", "previtem", "nextitem"}) {
     loop->set(key, Value());
   }
   loop->set("depth", Value(1));
   loop->set("depth0", Value(0));
   loop->set("cycle", Value::function("loop.cycle", [position](Interpreter&, CallArgs& args) {
-    if (args.positional.empty()) fail("loop.cycle() needs at least one value");
-    return args.positional[*position % args.positional.size()];
-  }));
+              if (args.positional.empty()) fail("loop.cycle() needs at least one value");
+              return args.positional[*position % args.positional.size()];
+            }));
   for (size_t i = 0; i < n; ++i) {
     budget_.charge(1);
     bind((*items)[i]);
@@ -232,12 +251,15 @@ Interpreter::Flow Interpreter::exec_for(const Stmt& s, const ScopePtr& scope, st
 
 void Interpreter::exec_set(const Expr& target, Value value, Scope& scope) {
   switch (target.kind) {
-    case ExprKind::Var: scope.vars.insert_or_assign(target.name, std::move(value)); return;
+    case ExprKind::Var:
+      scope.vars.insert_or_assign(target.name, std::move(value));
+      return;
     case ExprKind::Tuple: {
       if (!value.is_array() || value.as_array().size() != target.items.size()) {
         fail("cannot unpack a {} into {} variables", value.type_name(), target.items.size());
       }
-      for (size_t k = 0; k < target.items.size(); ++k) scope.vars.insert_or_assign(target.items[k]->name, value.as_array()[k]);
+      for (size_t k = 0; k < target.items.size(); ++k)
+        scope.vars.insert_or_assign(target.items[k]->name, value.as_array()[k]);
       return;
     }
     case ExprKind::Getattr: {
@@ -249,7 +271,8 @@ void Interpreter::exec_set(const Expr& target, Value value, Scope& scope) {
       object->as_namespace().attrs.set(target.name, std::move(value));
       return;
     }
-    default: fail("invalid assignment target");
+    default:
+      fail("invalid assignment target");
   }
 }
 
@@ -308,7 +331,8 @@ Value Interpreter::call_macro(const Stmt& s, const ScopePtr& closure, CallArgs& 
   }
   for (size_t k = 0; k < s.params.size(); ++k) {
     if (bound[k]) continue;
-    local->vars.insert_or_assign(s.params[k].name, s.params[k].default_value ? eval(*s.params[k].default_value, local) : Value());
+    local->vars.insert_or_assign(s.params[k].name,
+                                 s.params[k].default_value ? eval(*s.params[k].default_value, local) : Value());
   }
   local->vars.insert_or_assign("varargs", Value::array(std::move(varargs)));
   local->vars.insert_or_assign("kwargs", Value::object(std::move(kwargs)));
@@ -319,7 +343,9 @@ Value Interpreter::call_macro(const Stmt& s, const ScopePtr& closure, CallArgs& 
 
 std::vector<Value> Interpreter::iterate(const Value& v, std::string_view what) {
   switch (v.kind()) {
-    case Value::Kind::Array: charge_items(v.as_array().size()); return v.as_array();
+    case Value::Kind::Array:
+      charge_items(v.as_array().size());
+      return v.as_array();
     case Value::Kind::Object: {
       std::vector<Value> keys;
       charge_items(v.as_object().entries.size());
@@ -337,8 +363,10 @@ std::vector<Value> Interpreter::iterate(const Value& v, std::string_view what) {
       }
       return chars;
     }
-    case Value::Kind::Undefined: return {};  // Jinja iterates an undefined value as empty
-    default: fail("'{}' is a {}, which cannot be iterated", what, v.type_name());
+    case Value::Kind::Undefined:
+      return {};  // Jinja iterates an undefined value as empty
+    default:
+      fail("'{}' is a {}, which cannot be iterated", what, v.type_name());
   }
 }
 

@@ -20,10 +20,10 @@ namespace frugal::chat {
 // every expression, loop iteration and output byte costs work, and strings, lists and
 // recursion are capped. Real chat templates use well under 1% of the defaults.
 struct RenderLimits {
-  int64_t max_steps = 10'000'000;      // ~ a few seconds of the worst kind of work
-  size_t max_bytes = 16u << 20;        // any single string, including the rendered prompt
-  size_t max_items = 1u << 20;         // any single list or dict
-  int max_recursion = 100;             // nested macro calls
+  int64_t max_steps = 10'000'000;  // ~ a few seconds of the worst kind of work
+  size_t max_bytes = 16u << 20;    // any single string, including the rendered prompt
+  size_t max_items = 1u << 20;     // any single list or dict
+  int max_recursion = 100;         // nested macro calls
 };
 
 struct Scope {

@@ -8,22 +8,33 @@
 namespace frugal::chat {
 
 void syntax_error(Pos pos, const std::string& message) {
-  throw TemplateError(fmt::format("chat template syntax error at line {}, column {}: {}", pos.line, pos.column, message));
+  throw TemplateError(
+      fmt::format("chat template syntax error at line {}, column {}: {}", pos.line, pos.column, message));
 }
 
 std::string describe(const Token& token) {
   switch (token.type) {
-    case Tok::Text: return "text";
-    case Tok::VarBegin: return "'{{'";
-    case Tok::VarEnd: return "'}}'";
-    case Tok::BlockBegin: return "'{%'";
-    case Tok::BlockEnd: return "'%}'";
-    case Tok::Name: return fmt::format("name '{}'", token.text);
-    case Tok::String: return "a string";
+    case Tok::Text:
+      return "text";
+    case Tok::VarBegin:
+      return "'{{'";
+    case Tok::VarEnd:
+      return "'}}'";
+    case Tok::BlockBegin:
+      return "'{%'";
+    case Tok::BlockEnd:
+      return "'%}'";
+    case Tok::Name:
+      return fmt::format("name '{}'", token.text);
+    case Tok::String:
+      return "a string";
     case Tok::Int:
-    case Tok::Float: return "a number";
-    case Tok::Op: return fmt::format("'{}'", token.text);
-    case Tok::End: return "the end of the template";
+    case Tok::Float:
+      return "a number";
+    case Tok::Op:
+      return fmt::format("'{}'", token.text);
+    case Tok::End:
+      return "the end of the template";
   }
   return "?";
 }
@@ -89,10 +100,16 @@ class Lexer {
   Pos pos_;
 
   Pos pos_at(size_t offset) {
-    if (offset < pos_offset_) { pos_offset_ = 0; pos_ = Pos{}; }
+    if (offset < pos_offset_) {
+      pos_offset_ = 0;
+      pos_ = Pos{};
+    }
     while (pos_offset_ < offset && pos_offset_ < src_.size()) {
-      if (src_[pos_offset_] == '\n') { ++pos_.line; pos_.column = 1; }
-      else if ((static_cast<unsigned char>(src_[pos_offset_]) & 0xC0) != 0x80) ++pos_.column;
+      if (src_[pos_offset_] == '\n') {
+        ++pos_.line;
+        pos_.column = 1;
+      } else if ((static_cast<unsigned char>(src_[pos_offset_]) & 0xC0) != 0x80)
+        ++pos_.column;
       ++pos_offset_;
     }
     return pos_;
@@ -155,9 +172,13 @@ class Lexer {
     size_t close = k;
     while (close < src_.size() && is_ws(src_[close])) ++close;
     bool strip_content_start = false;
-    if (src_.substr(close, 3) == "-%}") { strip_content_start = true; close += 3; }
-    else if (src_.substr(close, 2) == "%}") { close = after_block_end(close + 2); }
-    else return false;  // not a raw tag (e.g. a variable named raw_x): lex normally
+    if (src_.substr(close, 3) == "-%}") {
+      strip_content_start = true;
+      close += 3;
+    } else if (src_.substr(close, 2) == "%}") {
+      close = after_block_end(close + 2);
+    } else
+      return false;  // not a raw tag (e.g. a variable named raw_x): lex normally
     // Find {% endraw %} (any whitespace control).
     for (size_t m = close; (m = src_.find("{%", m)) != std::string_view::npos; m += 2) {
       size_t p = m + 2;
@@ -169,10 +190,15 @@ class Lexer {
       while (p < src_.size() && is_ws(src_[p])) ++p;
       std::string_view content = src_.substr(close, m - close);
       if (strip_content_start) content = lstrip_ws(content);
-      if (strip_content_end) content = rstrip_ws(content);
-      else content = strip_before_tag(content, m);
+      if (strip_content_end)
+        content = rstrip_ws(content);
+      else
+        content = strip_before_tag(content, m);
       if (!content.empty()) emit(Tok::Text, std::string(content), close);
-      if (src_.substr(p, 3) == "-%}") { strip_next = true; return finish_raw(p + 3); }
+      if (src_.substr(p, 3) == "-%}") {
+        strip_next = true;
+        return finish_raw(p + 3);
+      }
       if (src_.substr(p, 2) == "%}") return finish_raw(after_block_end(p + 2));
       error_at(p, "expected '%}' after 'endraw'");
     }
@@ -242,7 +268,8 @@ class Lexer {
     const size_t start = i;
     std::string digits;
     auto read_digits = [&] {
-      while (i < src_.size() && (is_digit(src_[i]) || (src_[i] == '_' && i + 1 < src_.size() && is_digit(src_[i + 1])))) {
+      while (i < src_.size() &&
+             (is_digit(src_[i]) || (src_[i] == '_' && i + 1 < src_.size() && is_digit(src_[i + 1])))) {
         if (src_[i] != '_') digits += src_[i];
         ++i;
       }
@@ -289,27 +316,56 @@ class Lexer {
     std::string value;
     size_t i = start + 1;
     while (i < src_.size() && src_[i] != quote) {
-      if (src_[i] != '\\') { value += src_[i++]; continue; }
+      if (src_[i] != '\\') {
+        value += src_[i++];
+        continue;
+      }
       if (i + 1 >= src_.size()) break;
       const char e = src_[i + 1];
       i += 2;
       switch (e) {
-        case 'n': value += '\n'; break;
-        case 't': value += '\t'; break;
-        case 'r': value += '\r'; break;
-        case 'b': value += '\b'; break;
-        case 'f': value += '\f'; break;
-        case 'v': value += '\v'; break;
-        case 'a': value += '\a'; break;
-        case '\\': value += '\\'; break;
-        case '\'': value += '\''; break;
-        case '"': value += '"'; break;
-        case '\n': break;  // line continuation
-        case 'x': case 'u': case 'U': i = hex_escape(e, i, start, value); break;
+        case 'n':
+          value += '\n';
+          break;
+        case 't':
+          value += '\t';
+          break;
+        case 'r':
+          value += '\r';
+          break;
+        case 'b':
+          value += '\b';
+          break;
+        case 'f':
+          value += '\f';
+          break;
+        case 'v':
+          value += '\v';
+          break;
+        case 'a':
+          value += '\a';
+          break;
+        case '\\':
+          value += '\\';
+          break;
+        case '\'':
+          value += '\'';
+          break;
+        case '"':
+          value += '"';
+          break;
+        case '\n':
+          break;  // line continuation
+        case 'x':
+        case 'u':
+        case 'U':
+          i = hex_escape(e, i, start, value);
+          break;
         default:
           if (e >= '0' && e <= '7') {
             uint32_t v = static_cast<uint32_t>(e - '0');
-            for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k) v = v * 8 + static_cast<uint32_t>(src_[i++] - '0');
+            for (int k = 0; k < 2 && i < src_.size() && src_[i] >= '0' && src_[i] <= '7'; ++k)
+              v = v * 8 + static_cast<uint32_t>(src_[i++] - '0');
             utf8_append(value, v);
           } else {
             value += '\\';

@@ -25,7 +25,7 @@ enum class Tok : uint8_t {
   String,
   Int,
   Float,
-  Op,          // punctuation and operators: + - * / // % ** ~ == != < > <= >= = ( ) [ ] { } , . : |
+  Op,  // punctuation and operators: + - * / // % ** ~ == != < > <= >= = ( ) [ ] { } , . : |
   End,
 };
 

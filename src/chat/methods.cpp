@@ -15,9 +15,9 @@ namespace frugal::chat {
 namespace {
 
 constexpr std::string_view kStringMethods[] = {
-    "startswith", "endswith", "strip", "lstrip", "rstrip", "split", "rsplit", "splitlines", "upper", "lower",
-    "title", "capitalize", "replace", "find", "rfind", "count", "join", "format", "isdigit", "isalpha",
-    "isalnum", "isspace", "islower", "isupper"};
+    "startswith", "endswith", "strip",   "lstrip",     "rstrip",  "split",   "rsplit",  "splitlines",
+    "upper",      "lower",    "title",   "capitalize", "replace", "find",    "rfind",   "count",
+    "join",       "format",   "isdigit", "isalpha",    "isalnum", "isspace", "islower", "isupper"};
 constexpr std::string_view kDictMethods[] = {"get", "items", "keys", "values"};
 
 const std::string& string_arg(const CallArgs& args, size_t index, std::string_view name, std::string_view method) {
@@ -39,7 +39,10 @@ Value split(Interpreter& in, const std::string& s, const CallArgs& args, bool fr
     // Runs of whitespace separate; no empty strings at either end.
     std::vector<std::pair<size_t, size_t>> words;  // [begin, end) byte ranges
     for (size_t i = 0; i < s.size();) {
-      if (is_space(utf8_decode_at(s, i))) { i += utf8_length_at(s, i); continue; }
+      if (is_space(utf8_decode_at(s, i))) {
+        i += utf8_length_at(s, i);
+        continue;
+      }
       size_t j = i;
       while (j < s.size() && !is_space(utf8_decode_at(s, j))) j += utf8_length_at(s, j);
       words.emplace_back(i, j);
@@ -50,12 +53,14 @@ Value split(Interpreter& in, const std::string& s, const CallArgs& args, bool fr
     if (n - 1 <= maxsplit) {
       for (const auto& [b, e] : words) parts.push_back(s.substr(b, e - b));
     } else if (!from_right) {
-      for (size_t k = 0; k < static_cast<size_t>(maxsplit); ++k) parts.push_back(s.substr(words[k].first, words[k].second - words[k].first));
+      for (size_t k = 0; k < static_cast<size_t>(maxsplit); ++k)
+        parts.push_back(s.substr(words[k].first, words[k].second - words[k].first));
       parts.push_back(s.substr(words[static_cast<size_t>(maxsplit)].first));
     } else {
       const size_t keep = static_cast<size_t>(n - maxsplit);
       parts.push_back(s.substr(0, words[keep - 1].second));  // leading whitespace stays, as in Python
-      for (size_t k = keep; k < words.size(); ++k) parts.push_back(s.substr(words[k].first, words[k].second - words[k].first));
+      for (size_t k = keep; k < words.size(); ++k)
+        parts.push_back(s.substr(words[k].first, words[k].second - words[k].first));
     }
   } else {
     if (!sep.is_string()) fail("split() separator must be a string, got a {}", sep.type_name());
@@ -64,8 +69,10 @@ Value split(Interpreter& in, const std::string& s, const CallArgs& args, bool fr
     std::vector<size_t> hits;
     for (size_t at = s.find(d); at != std::string::npos; at = s.find(d, at + d.size())) hits.push_back(at);
     if (static_cast<int64_t>(hits.size()) > maxsplit) {
-      if (from_right) hits.erase(hits.begin(), hits.end() - maxsplit);
-      else hits.resize(static_cast<size_t>(maxsplit));
+      if (from_right)
+        hits.erase(hits.begin(), hits.end() - maxsplit);
+      else
+        hits.resize(static_cast<size_t>(maxsplit));
     }
     size_t start = 0;
     for (size_t at : hits) {
@@ -89,7 +96,10 @@ Value splitlines(const std::string& s, bool keepends) {
     size_t n = utf8_length_at(s, i);
     const bool breaks = c == '\n' || c == '\r' || c == '\v' || c == '\f' || (c >= 0x1C && c <= 0x1E) || c == 0x85 ||
                         c == 0x2028 || c == 0x2029;
-    if (!breaks) { i += n; continue; }
+    if (!breaks) {
+      i += n;
+      continue;
+    }
     if (c == '\r' && i + 1 < s.size() && s[i + 1] == '\n') n = 2;
     out.emplace_back(s.substr(start, (keepends ? i + n : i) - start));
     i += n;
@@ -140,21 +150,34 @@ Value format(Interpreter& in, const std::string& s, const CallArgs& args) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '}') {
-      if (i + 1 < s.size() && s[i + 1] == '}') ++i;
-      else fail("format(): single '}}' in format string");
+      if (i + 1 < s.size() && s[i + 1] == '}')
+        ++i;
+      else
+        fail("format(): single '}}' in format string");
       out += '}';
       continue;
     }
-    if (c != '{') { out += c; continue; }
-    if (i + 1 < s.size() && s[i + 1] == '{') { out += '{'; ++i; continue; }
+    if (c != '{') {
+      out += c;
+      continue;
+    }
+    if (i + 1 < s.size() && s[i + 1] == '{') {
+      out += '{';
+      ++i;
+      continue;
+    }
     const size_t close = s.find('}', i);
     if (close == std::string::npos) fail("format(): single '{{' in format string");
     const std::string field = s.substr(i + 1, close - i - 1);
-    if (field.find_first_of(":!.[") != std::string::npos) fail("format(): field '{{{}}}' is not supported (only {{}}, {{0}}, {{name}})", field);
+    if (field.find_first_of(":!.[") != std::string::npos)
+      fail("format(): field '{{{}}}' is not supported (only {{}}, {{0}}, {{name}})", field);
     Value v;
-    if (field.empty()) v = args.get(auto_index++, "\x01");
-    else if (std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; }) && field.size() < 9) v = args.get(std::stoul(field), "\x01");
-    else v = args.get(SIZE_MAX, field);
+    if (field.empty())
+      v = args.get(auto_index++, "\x01");
+    else if (std::all_of(field.begin(), field.end(), [](char d) { return d >= '0' && d <= '9'; }) && field.size() < 9)
+      v = args.get(std::stoul(field), "\x01");
+    else
+      v = args.get(SIZE_MAX, field);
     if (v.is_undefined()) fail("format(): no argument for field '{{{}}}'", field);
     out += v.is_string() ? v.as_string() : v.to_output(in.budget());
     in.budget().check_size(out.size());
@@ -172,7 +195,8 @@ int64_t find(const std::string& s, const std::string& sub, bool from_right) {
 
 bool affix(const std::string& s, const Value& what, bool prefix) {
   auto one = [&](const Value& v) {
-    if (!v.is_string()) fail("{}() needs a string or a list of strings, got a {}", prefix ? "startswith" : "endswith", v.type_name());
+    if (!v.is_string())
+      fail("{}() needs a string or a list of strings, got a {}", prefix ? "startswith" : "endswith", v.type_name());
     return prefix ? std::string_view(s).starts_with(v.as_string()) : std::string_view(s).ends_with(v.as_string());
   };
   if (what.is_array()) return std::any_of(what.as_array().begin(), what.as_array().end(), one);
@@ -196,7 +220,8 @@ Value string_method(Interpreter& in, const std::string& s, std::string_view name
   if (name == "strip" || name == "lstrip" || name == "rstrip") {
     const Value chars = args.get(0, "chars");
     in.charge_bytes(s.size());
-    return Value(strip(s, name != "rstrip", name != "lstrip", chars.is_string() ? chars.as_string() : "", chars.is_string()));
+    return Value(
+        strip(s, name != "rstrip", name != "lstrip", chars.is_string() ? chars.as_string() : "", chars.is_string()));
   }
   if (name == "split" || name == "rsplit") return split(in, s, args, name == "rsplit");
   if (name == "splitlines") {
@@ -250,8 +275,14 @@ Value string_method(Interpreter& in, const std::string& s, std::string_view name
     const bool lower = name == "islower";
     bool cased = false;
     for (char c : s) {
-      if (c >= 'a' && c <= 'z') { if (!lower) return Value(false); cased = true; }
-      if (c >= 'A' && c <= 'Z') { if (lower) return Value(false); cased = true; }
+      if (c >= 'a' && c <= 'z') {
+        if (!lower) return Value(false);
+        cased = true;
+      }
+      if (c >= 'A' && c <= 'Z') {
+        if (lower) return Value(false);
+        cased = true;
+      }
     }
     return Value(cased);
   }
@@ -270,9 +301,12 @@ Value dict_method(Interpreter& in, const ObjectData& o, std::string_view name, C
   std::vector<Value> out;
   out.reserve(o.entries.size());
   for (const auto& [key, value] : o.entries) {
-    if (name == "items") out.push_back(Value::array({Value(key), value}));
-    else if (name == "keys") out.emplace_back(key);
-    else out.push_back(value);
+    if (name == "items")
+      out.push_back(Value::array({Value(key), value}));
+    else if (name == "keys")
+      out.emplace_back(key);
+    else
+      out.push_back(value);
   }
   return Value::array(std::move(out));
 }
@@ -280,8 +314,10 @@ Value dict_method(Interpreter& in, const ObjectData& o, std::string_view name, C
 }  // namespace
 
 bool has_method(const Value& object, std::string_view name) {
-  if (object.is_string()) return std::find(std::begin(kStringMethods), std::end(kStringMethods), name) != std::end(kStringMethods);
-  if (object.is_object()) return std::find(std::begin(kDictMethods), std::end(kDictMethods), name) != std::end(kDictMethods);
+  if (object.is_string())
+    return std::find(std::begin(kStringMethods), std::end(kStringMethods), name) != std::end(kStringMethods);
+  if (object.is_object())
+    return std::find(std::begin(kDictMethods), std::end(kDictMethods), name) != std::end(kDictMethods);
   return false;
 }
 

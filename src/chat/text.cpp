@@ -9,10 +9,17 @@ size_t utf8_length_at(std::string_view s, size_t i) {
   size_t n = 0;
   uint32_t min = 0;
   if (b < 0x80) return 1;
-  if ((b & 0xE0) == 0xC0) { n = 2; min = 0x80; }
-  else if ((b & 0xF0) == 0xE0) { n = 3; min = 0x800; }
-  else if ((b & 0xF8) == 0xF0) { n = 4; min = 0x10000; }
-  else return 1;
+  if ((b & 0xE0) == 0xC0) {
+    n = 2;
+    min = 0x80;
+  } else if ((b & 0xF0) == 0xE0) {
+    n = 3;
+    min = 0x800;
+  } else if ((b & 0xF8) == 0xF0) {
+    n = 4;
+    min = 0x10000;
+  } else
+    return 1;
   if (i + n > s.size()) return 1;
   uint32_t c = b & (0x7F >> n);
   for (size_t k = 1; k < n; ++k) {
@@ -69,8 +76,8 @@ size_t code_point_count(std::string_view s) {
 bool is_space(uint32_t c) {
   if (c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F)) return true;
   if (c < 0x80) return false;
-  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-         c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+  return c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+         c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 namespace {
@@ -110,13 +117,15 @@ std::string_view strip(std::string_view s, bool left, bool right, std::string_vi
 
 std::string ascii_upper(std::string_view s) {
   std::string out(s);
-  for (char& c : out) if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
   return out;
 }
 
 std::string ascii_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  for (char& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return out;
 }
 
@@ -134,8 +143,10 @@ std::string title_case(std::string_view s) {
   for (char& c : out) {
     const bool letter = is_ascii_letter(c) || (static_cast<unsigned char>(c) >= 0x80);
     if (letter) {
-      if (!in_word && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-      else if (in_word && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+      if (!in_word && c >= 'a' && c <= 'z')
+        c = static_cast<char>(c - 'a' + 'A');
+      else if (in_word && c >= 'A' && c <= 'Z')
+        c = static_cast<char>(c - 'A' + 'a');
     }
     in_word = letter;
   }
@@ -155,13 +166,27 @@ void append_json_string(std::string& out, std::string_view s, bool ensure_ascii)
     const uint32_t c = utf8_decode_at(s, i);
     const bool invalid = n == 1 && c >= 0x80;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
       default:
         if (c < 0x20 || (ensure_ascii && c >= 0x7F)) {
           // An invalid byte cannot be a code point; escape it as U+FFFD like a decoder would.

@@ -54,60 +54,91 @@ Value Value::function(std::string name, std::function<Value(Interpreter&, CallAr
 
 double Value::as_double() const {
   switch (kind()) {
-    case Kind::Bool: return as_bool() ? 1.0 : 0.0;
-    case Kind::Int: return static_cast<double>(as_int());
-    case Kind::Float: return as_float();
-    default: fail("expected a number, got {}", type_name());
+    case Kind::Bool:
+      return as_bool() ? 1.0 : 0.0;
+    case Kind::Int:
+      return static_cast<double>(as_int());
+    case Kind::Float:
+      return as_float();
+    default:
+      fail("expected a number, got {}", type_name());
   }
 }
 
 const void* Value::identity() const {
   switch (kind()) {
-    case Kind::String: return std::get<StrPtr>(data_).get();
-    case Kind::Array: return std::get<ArrPtr>(data_).get();
-    case Kind::Object: return std::get<ObjPtr>(data_).get();
-    case Kind::Namespace: return std::get<NsPtr>(data_).get();
-    case Kind::Function: return std::get<FnPtr>(data_).get();
-    default: return nullptr;
+    case Kind::String:
+      return std::get<StrPtr>(data_).get();
+    case Kind::Array:
+      return std::get<ArrPtr>(data_).get();
+    case Kind::Object:
+      return std::get<ObjPtr>(data_).get();
+    case Kind::Namespace:
+      return std::get<NsPtr>(data_).get();
+    case Kind::Function:
+      return std::get<FnPtr>(data_).get();
+    default:
+      return nullptr;
   }
 }
 
 uint32_t Value::depth() const {
   switch (kind()) {
-    case Kind::Array: return std::get<ArrPtr>(data_)->depth;
-    case Kind::Object: return std::get<ObjPtr>(data_)->depth;
-    default: return 0;
+    case Kind::Array:
+      return std::get<ArrPtr>(data_)->depth;
+    case Kind::Object:
+      return std::get<ObjPtr>(data_)->depth;
+    default:
+      return 0;
   }
 }
 
 bool Value::truthy() const {
   switch (kind()) {
     case Kind::Undefined:
-    case Kind::None: return false;
-    case Kind::Bool: return as_bool();
-    case Kind::Int: return as_int() != 0;
-    case Kind::Float: return as_float() != 0.0;
-    case Kind::String: return !as_string().empty();
-    case Kind::Array: return !as_array().empty();
-    case Kind::Object: return !as_object().entries.empty();
+    case Kind::None:
+      return false;
+    case Kind::Bool:
+      return as_bool();
+    case Kind::Int:
+      return as_int() != 0;
+    case Kind::Float:
+      return as_float() != 0.0;
+    case Kind::String:
+      return !as_string().empty();
+    case Kind::Array:
+      return !as_array().empty();
+    case Kind::Object:
+      return !as_object().entries.empty();
     case Kind::Namespace:
-    case Kind::Function: return true;
+    case Kind::Function:
+      return true;
   }
   return false;
 }
 
 const char* Value::type_name() const {
   switch (kind()) {
-    case Kind::Undefined: return "undefined";
-    case Kind::None: return "none";
-    case Kind::Bool: return "boolean";
-    case Kind::Int: return "integer";
-    case Kind::Float: return "float";
-    case Kind::String: return "string";
-    case Kind::Array: return "list";
-    case Kind::Object: return "dict";
-    case Kind::Namespace: return "namespace";
-    case Kind::Function: return "function";
+    case Kind::Undefined:
+      return "undefined";
+    case Kind::None:
+      return "none";
+    case Kind::Bool:
+      return "boolean";
+    case Kind::Int:
+      return "integer";
+    case Kind::Float:
+      return "float";
+    case Kind::String:
+      return "string";
+    case Kind::Array:
+      return "list";
+    case Kind::Object:
+      return "dict";
+    case Kind::Namespace:
+      return "namespace";
+    case Kind::Function:
+      return "function";
   }
   return "?";
 }
@@ -124,8 +155,10 @@ std::string format_float(double d) {
   std::string digits;
   bool negative = false;
   for (char c : sci.substr(0, e_pos)) {
-    if (c == '-') negative = true;
-    else if (c != '.') digits += c;
+    if (c == '-')
+      negative = true;
+    else if (c != '.')
+      digits += c;
   }
   int exponent = 0;
   std::from_chars(sci.data() + e_pos + 1 + (sci[e_pos + 1] == '+' ? 1 : 0), sci.data() + sci.size(), exponent);
@@ -160,9 +193,7 @@ std::string format_float(double d) {
   return out;
 }
 
-void Budget::exhausted() const {
-  fail("chat template exceeded its work limit (a runaway loop, recursion or value?)");
-}
+void Budget::exhausted() const { fail("chat template exceeded its work limit (a runaway loop, recursion or value?)"); }
 
 void Budget::too_big(size_t bytes) const {
   fail("chat template produced a string of {} bytes, over the limit of {}", bytes, max_bytes);
@@ -171,11 +202,16 @@ void Budget::too_big(size_t bytes) const {
 std::string Value::to_output(Budget& budget) const {
   switch (kind()) {
     case Kind::Undefined:
-    case Kind::None: return "";
-    case Kind::Bool: return as_bool() ? "true" : "false";
-    case Kind::Int: return std::to_string(as_int());
-    case Kind::Float: return format_float(as_float());
-    case Kind::String: return as_string();
+    case Kind::None:
+      return "";
+    case Kind::Bool:
+      return as_bool() ? "true" : "false";
+    case Kind::Int:
+      return std::to_string(as_int());
+    case Kind::Float:
+      return format_float(as_float());
+    case Kind::String:
+      return as_string();
     case Kind::Array:
     case Kind::Object:
     case Kind::Namespace: {
@@ -183,7 +219,8 @@ std::string Value::to_output(Budget& budget) const {
       append_json(out, *this, JsonStyle{}, budget);
       return out;
     }
-    case Kind::Function: return "<function " + as_function().name + ">";
+    case Kind::Function:
+      return "<function " + as_function().name + ">";
   }
   return "";
 }
@@ -202,8 +239,10 @@ bool equal(const Value& a, const Value& b, Budget& budget) {
   if (ka != kb) return false;
   switch (ka) {
     case K::Undefined:
-    case K::None: return true;
-    case K::String: return a.as_string() == b.as_string();
+    case K::None:
+      return true;
+    case K::String:
+      return a.as_string() == b.as_string();
     case K::Array: {
       const auto& x = a.as_array();
       const auto& y = b.as_array();
@@ -223,7 +262,8 @@ bool equal(const Value& a, const Value& b, Budget& budget) {
       }
       return true;
     }
-    default: return a.identity() == b.identity();
+    default:
+      return a.identity() == b.identity();
   }
 }
 
@@ -262,8 +302,7 @@ void newline_indent(std::string& out, const JsonStyle& style, int level) {
   out.append(static_cast<size_t>(style.indent) * static_cast<size_t>(level), ' ');
 }
 
-void append_entries(std::string& out, const ObjectData& object, const JsonStyle& style, Budget& budget,
-                    int level) {
+void append_entries(std::string& out, const ObjectData& object, const JsonStyle& style, Budget& budget, int level) {
   std::vector<const std::pair<std::string, Value>*> order;
   order.reserve(object.entries.size());
   for (const auto& entry : object.entries) order.push_back(&entry);
@@ -290,17 +329,28 @@ void append_json(std::string& out, const Value& v, const JsonStyle& style, Budge
   budget.check_size(out.size());
   switch (v.kind()) {
     case Value::Kind::Undefined:
-    case Value::Kind::None: out += "null"; return;
-    case Value::Kind::Bool: out += v.as_bool() ? "true" : "false"; return;
-    case Value::Kind::Int: out += std::to_string(v.as_int()); return;
+    case Value::Kind::None:
+      out += "null";
+      return;
+    case Value::Kind::Bool:
+      out += v.as_bool() ? "true" : "false";
+      return;
+    case Value::Kind::Int:
+      out += std::to_string(v.as_int());
+      return;
     case Value::Kind::Float: {
       const double d = v.as_float();
-      if (std::isnan(d)) out += "NaN";
-      else if (std::isinf(d)) out += d < 0 ? "-Infinity" : "Infinity";
-      else out += format_float(d);
+      if (std::isnan(d))
+        out += "NaN";
+      else if (std::isinf(d))
+        out += d < 0 ? "-Infinity" : "Infinity";
+      else
+        out += format_float(d);
       return;
     }
-    case Value::Kind::String: append_json_string(out, v.as_string(), style.ensure_ascii); return;
+    case Value::Kind::String:
+      append_json_string(out, v.as_string(), style.ensure_ascii);
+      return;
     case Value::Kind::Array: {
       const auto& items = v.as_array();
       out += '[';
@@ -313,9 +363,14 @@ void append_json(std::string& out, const Value& v, const JsonStyle& style, Budge
       out += ']';
       return;
     }
-    case Value::Kind::Object: append_entries(out, v.as_object(), style, budget, level); return;
-    case Value::Kind::Namespace: append_entries(out, v.as_namespace().attrs, style, budget, level); return;
-    case Value::Kind::Function: fail("tojson: cannot serialize function '{}'", v.as_function().name);
+    case Value::Kind::Object:
+      append_entries(out, v.as_object(), style, budget, level);
+      return;
+    case Value::Kind::Namespace:
+      append_entries(out, v.as_namespace().attrs, style, budget, level);
+      return;
+    case Value::Kind::Function:
+      fail("tojson: cannot serialize function '{}'", v.as_function().name);
   }
 }
 
@@ -325,16 +380,21 @@ Value from_json_at(const nlohmann::ordered_json& json, uint32_t depth) {
   using T = nlohmann::ordered_json::value_t;
   if (depth > kMaxDepth) fail("chat template input nested deeper than {} levels", kMaxDepth);
   switch (json.type()) {
-    case T::null: return Value::none();
-    case T::boolean: return Value(json.get<bool>());
-    case T::number_integer: return Value(json.get<int64_t>());
+    case T::null:
+      return Value::none();
+    case T::boolean:
+      return Value(json.get<bool>());
+    case T::number_integer:
+      return Value(json.get<int64_t>());
     case T::number_unsigned: {
       const auto u = json.get<uint64_t>();
       if (u <= static_cast<uint64_t>(INT64_MAX)) return Value(static_cast<int64_t>(u));
       return Value(static_cast<double>(u));
     }
-    case T::number_float: return Value(json.get<double>());
-    case T::string: return Value(json.get_ref<const std::string&>());
+    case T::number_float:
+      return Value(json.get<double>());
+    case T::string:
+      return Value(json.get_ref<const std::string&>());
     case T::array: {
       std::vector<Value> items;
       items.reserve(json.size());
@@ -346,8 +406,10 @@ Value from_json_at(const nlohmann::ordered_json& json, uint32_t depth) {
       for (const auto& [key, item] : json.items()) object.set(key, from_json_at(item, depth + 1));
       return Value::object(std::move(object));
     }
-    case T::binary: fail("chat template input: binary JSON values are not supported");
-    case T::discarded: return Value();
+    case T::binary:
+      fail("chat template input: binary JSON values are not supported");
+    case T::discarded:
+      return Value();
   }
   return Value();
 }
@@ -360,11 +422,16 @@ nlohmann::ordered_json to_json(const Value& v, int level) {
   if (level > static_cast<int>(kMaxDepth)) fail("chat template value nested deeper than {} levels", kMaxDepth);
   switch (v.kind()) {
     case Value::Kind::Undefined:
-    case Value::Kind::None: return nullptr;
-    case Value::Kind::Bool: return v.as_bool();
-    case Value::Kind::Int: return v.as_int();
-    case Value::Kind::Float: return v.as_float();
-    case Value::Kind::String: return v.as_string();
+    case Value::Kind::None:
+      return nullptr;
+    case Value::Kind::Bool:
+      return v.as_bool();
+    case Value::Kind::Int:
+      return v.as_int();
+    case Value::Kind::Float:
+      return v.as_float();
+    case Value::Kind::String:
+      return v.as_string();
     case Value::Kind::Array: {
       auto out = nlohmann::ordered_json::array();
       for (const Value& item : v.as_array()) out.push_back(to_json(item, level + 1));
@@ -377,7 +444,8 @@ nlohmann::ordered_json to_json(const Value& v, int level) {
       for (const auto& [key, item] : o.entries) out[key] = to_json(item, level + 1);
       return out;
     }
-    case Value::Kind::Function: return "<function " + v.as_function().name + ">";
+    case Value::Kind::Function:
+      return "<function " + v.as_function().name + ">";
   }
   return nullptr;
 }

@@ -4,8 +4,8 @@
 // a loop. Dicts keep insertion order, like Python's, because tojson output depends on it.
 #pragma once
 
-#include <cstdint>
 #include <climits>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -74,20 +74,32 @@ class Value {
   enum class Kind : uint8_t { Undefined, None, Bool, Int, Float, String, Array, Object, Namespace, Function };
 
   Value() = default;  // undefined
-  static Value none() { Value v; v.data_ = nullptr; return v; }
-  Value(bool b) : data_(b) {}  // NOLINT(google-explicit-constructor): literals read naturally
-  Value(int64_t i) : data_(i) {}  // NOLINT
+  static Value none() {
+    Value v;
+    v.data_ = nullptr;
+    return v;
+  }
+  Value(bool b) : data_(b) {}                       // NOLINT(google-explicit-constructor): literals read naturally
+  Value(int64_t i) : data_(i) {}                    // NOLINT
   Value(int i) : data_(static_cast<int64_t>(i)) {}  // NOLINT
-  Value(double d) : data_(d) {}  // NOLINT
+  Value(double d) : data_(d) {}                     // NOLINT
   Value(std::string s) : data_(std::make_shared<const std::string>(std::move(s))) {}  // NOLINT
-  Value(std::string_view s) : Value(std::string(s)) {}  // NOLINT
-  Value(const char* s) : Value(std::string(s)) {}  // NOLINT
+  Value(std::string_view s) : Value(std::string(s)) {}                                // NOLINT
+  Value(const char* s) : Value(std::string(s)) {}                                     // NOLINT
   // Containers deeper than kMaxDepth throw frugal::Error.
   static Value array(std::vector<Value> items);
   static Value object(ObjectData object);
   // Shares `object` (whose depth the caller has set) instead of copying it.
-  static Value object_ref(std::shared_ptr<const ObjectData> object) { Value v; v.data_ = std::move(object); return v; }
-  static Value make_namespace(std::shared_ptr<NamespaceData> ns) { Value v; v.data_ = std::move(ns); return v; }
+  static Value object_ref(std::shared_ptr<const ObjectData> object) {
+    Value v;
+    v.data_ = std::move(object);
+    return v;
+  }
+  static Value make_namespace(std::shared_ptr<NamespaceData> ns) {
+    Value v;
+    v.data_ = std::move(ns);
+    return v;
+  }
   static Value function(std::string name, std::function<Value(Interpreter&, CallArgs&)> call);
 
   Kind kind() const { return static_cast<Kind>(data_.index()); }

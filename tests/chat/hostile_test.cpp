@@ -18,7 +18,8 @@ using test_util::error_of;
 using test_util::render;
 
 TEST(ChatHostile, RunawayRecursion) {
-  EXPECT_ERROR_CONTAINS("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "{}", "nested more than 100 calls deep");
+  EXPECT_ERROR_CONTAINS("{% macro f(n) %}{{ f(n + 1) }}{% endmacro %}{{ f(0) }}", "{}",
+                        "nested more than 100 calls deep");
   EXPECT_ERROR_CONTAINS("{% macro a() %}{{ b() }}{% endmacro %}{% macro b() %}{{ a() }}{% endmacro %}{{ a() }}", "{}",
                         "calls deep");
   EXPECT_ERROR_CONTAINS("{% macro m() %}{% call m() %}x{% endcall %}{% endmacro %}{{ m() }}", "{}", "calls deep");
@@ -26,10 +27,12 @@ TEST(ChatHostile, RunawayRecursion) {
 
 TEST(ChatHostile, HugeLoops) {
   EXPECT_ERROR_CONTAINS("{% for i in range(10**9) %}{% endfor %}", "{}", "over the limit");
-  EXPECT_ERROR_CONTAINS("{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}", "{}", "work limit");
-  EXPECT_ERROR_CONTAINS("{% for i in range(1000000) %}{% set x = i * 2 %}{% endfor %}{% for i in range(1000000) %}{% endfor %}"
-                        "{% for i in range(1000000) %}{% endfor %}{% for i in range(1000000) %}{% endfor %}",
-                        "{}", "work limit");
+  EXPECT_ERROR_CONTAINS("{% for i in range(1000000) %}{% for j in range(1000000) %}{% endfor %}{% endfor %}", "{}",
+                        "work limit");
+  EXPECT_ERROR_CONTAINS(
+      "{% for i in range(1000000) %}{% set x = i * 2 %}{% endfor %}{% for i in range(1000000) %}{% endfor %}"
+      "{% for i in range(1000000) %}{% endfor %}{% for i in range(1000000) %}{% endfor %}",
+      "{}", "work limit");
   EXPECT_ERROR_CONTAINS("{{ range(0, 9223372036854775807, 1) | length }}", "{}", "over the limit");
   EXPECT_ERROR_CONTAINS("{{ 2 ** 100 }}", "{}", "integer overflow");
 }
@@ -37,33 +40,41 @@ TEST(ChatHostile, HugeLoops) {
 TEST(ChatHostile, SizeBombs) {
   EXPECT_ERROR_CONTAINS("{{ 'a' * 10**9 }}", "{}", "exceed the limit");
   EXPECT_ERROR_CONTAINS("{{ [1] * 10**9 }}", "{}", "exceed the limit");
-  EXPECT_ERROR_CONTAINS("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "{}",
-                        "over the limit");
-  EXPECT_ERROR_CONTAINS("{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", "{}",
-                        "over the limit");
-  EXPECT_ERROR_CONTAINS("{% for i in range(1000000) %}{{ 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }}{% endfor %}",
-                        "{}", "over the limit");
-  EXPECT_ERROR_CONTAINS("{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", "{}",
-                        "over the limit");
-  EXPECT_ERROR_CONTAINS("{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s.replace('a', 'aa') %}{% endfor %}",
-                        "{}", "limit");
+  EXPECT_ERROR_CONTAINS(
+      "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}{% endfor %}", "{}",
+      "over the limit");
+  EXPECT_ERROR_CONTAINS(
+      "{% set ns = namespace(l=[1]) %}{% for i in range(64) %}{% set ns.l = ns.l + ns.l %}{% endfor %}", "{}",
+      "over the limit");
+  EXPECT_ERROR_CONTAINS(
+      "{% for i in range(1000000) %}{{ 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' }}{% "
+      "endfor %}",
+      "{}", "over the limit");
+  EXPECT_ERROR_CONTAINS(
+      "{% set ns = namespace(s='x') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}", "{}",
+      "over the limit");
+  EXPECT_ERROR_CONTAINS(
+      "{% set ns = namespace(s='ab') %}{% for i in range(64) %}{% set ns.s = ns.s.replace('a', 'aa') %}{% endfor %}",
+      "{}", "limit");
 }
 
 TEST(ChatHostile, ExponentialValues) {
   // A list holding the previous list twice, 60 times: 2^60 leaves behind 60 objects.
-  const std::string build = "{% set ns = namespace(a=[], b=[]) %}{% for i in range(60) %}{% set ns.a = [ns.a, ns.a] %}"
-                            "{% set ns.b = [ns.b, ns.b] %}{% endfor %}";
+  const std::string build =
+      "{% set ns = namespace(a=[], b=[]) %}{% for i in range(60) %}{% set ns.a = [ns.a, ns.a] %}"
+      "{% set ns.b = [ns.b, ns.b] %}{% endfor %}";
   EXPECT_ERROR_CONTAINS(build + "{{ ns.a | tojson }}", "{}", "limit");
   EXPECT_ERROR_CONTAINS(build + "{{ ns.a }}", "{}", "limit");
   EXPECT_ERROR_CONTAINS(build + "{{ ns.a == ns.b }}", "{}", "work limit");
   EXPECT_ERROR_CONTAINS(build + "{{ ns.a in [ns.b] }}", "{}", "work limit");
-  EXPECT_ERROR_CONTAINS("{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = [ns.l] %}{% endfor %}", "{}",
-                        "nested deeper than 256");
+  EXPECT_ERROR_CONTAINS("{% set ns = namespace(l=[]) %}{% for i in range(300) %}{% set ns.l = [ns.l] %}{% endfor %}",
+                        "{}", "nested deeper than 256");
 }
 
 TEST(ChatHostile, ReferenceCyclesAreFreed) {
   EXPECT_ERROR_CONTAINS("{% set ns = namespace() %}{% set ns.self = ns %}{{ ns | tojson }}", "{}", "nested deeper");
-  EXPECT_ERROR_CONTAINS("{% set a = namespace() %}{% set b = namespace(a=a) %}{% set a.b = b %}{{ a }}", "{}", "nested deeper");
+  EXPECT_ERROR_CONTAINS("{% set a = namespace() %}{% set b = namespace(a=a) %}{% set a.b = b %}{{ a }}", "{}",
+                        "nested deeper");
   EXPECT_EQ(render("{% set ns = namespace() %}{% set ns.self = ns %}{{ ns.self.self.self is defined }}"), "true");
   // Closures: a macro stored in a namespace, and a caller() kept after its call block ends.
   EXPECT_EQ(render("{% set ns = namespace() %}{% macro m() %}x{% endmacro %}{% set ns.m = m %}{{ ns.m() }}"), "x");
@@ -101,9 +112,10 @@ TEST(ChatHostile, InvalidUtf8Content) {
   const std::string bad = std::string("a\xff\xc3 b\xe2\x82") + "\xf0\x9f\x98";
   nlohmann::ordered_json messages = nlohmann::ordered_json::array();
   messages.push_back({{"role", "user"}, {"content", bad}});
-  const std::string t = "{% for m in messages %}{{ m.content | length }}|{{ m.content[1:4] }}|{{ m.content[::-1] }}|"
-                        "{{ m.content | upper }}|{{ m.content | tojson }}|{{ m.content | tojson(ensure_ascii=true) }}|"
-                        "{{ m.content.split() }}|{{ m.content | trim }}|{{ m.content | title }}|{{ m.content[-1] }}{% endfor %}";
+  const std::string t =
+      "{% for m in messages %}{{ m.content | length }}|{{ m.content[1:4] }}|{{ m.content[::-1] }}|"
+      "{{ m.content | upper }}|{{ m.content | tojson }}|{{ m.content | tojson(ensure_ascii=true) }}|"
+      "{{ m.content.split() }}|{{ m.content | trim }}|{{ m.content | title }}|{{ m.content[-1] }}{% endfor %}";
   const std::string out = ChatTemplate(t).render(messages);
   EXPECT_FALSE(out.empty());
   EXPECT_NE(out.find("\\ufffd"), std::string::npos);  // ensure_ascii escapes invalid bytes as U+FFFD
@@ -127,8 +139,9 @@ TEST(ChatHostile, MutatedRealTemplatesNeverCrash) {
   opt.tools = nlohmann::ordered_json::parse(R"([{"type": "function", "function": {"name": "f", "parameters": {}}}])");
   opt.limits.max_steps = 200'000;
   std::mt19937 rng(12345);
-  const std::string snippets[] = {"{{", "}}", "{%", "%}", "{#", "#}", "-", "(", ")", "[", "]", "'", "\"", " if ", " for ",
-                                  " endfor ", " endif ", "|", ".", ",", "loop", "ns", "messages[0]", " is ", " not ", "*", "~"};
+  const std::string snippets[] = {"{{", "}}", "{%",   "%}", "{#",          "#}",    "-",        "(",       ")",
+                                  "[",  "]",  "'",    "\"", " if ",        " for ", " endfor ", " endif ", "|",
+                                  ".",  ",",  "loop", "ns", "messages[0]", " is ",  " not ",    "*",       "~"};
   int rendered = 0;
   int rejected = 0;
   for (int round = 0; round < 3000; ++round) {
@@ -137,18 +150,24 @@ TEST(ChatHostile, MutatedRealTemplatesNeverCrash) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       const size_t at = rng() % s.size();
       switch (rng() % 4) {
-        case 0: s.erase(at, 1 + rng() % 8); break;
-        case 1: s.insert(at, snippets[rng() % std::size(snippets)]); break;
-        case 2: s.insert(at, s.substr(rng() % s.size(), 1 + rng() % 32)); break;
-        default: s[at] = static_cast<char>(rng() % 256); break;
+        case 0:
+          s.erase(at, 1 + rng() % 8);
+          break;
+        case 1:
+          s.insert(at, snippets[rng() % std::size(snippets)]);
+          break;
+        case 2:
+          s.insert(at, s.substr(rng() % s.size(), 1 + rng() % 32));
+          break;
+        default:
+          s[at] = static_cast<char>(rng() % 256);
+          break;
       }
     }
     try {
       ChatTemplate(s).render(messages, opt);
       ++rendered;
-    } catch (const TemplateError&) {
-      ++rejected;
-    }
+    } catch (const TemplateError&) { ++rejected; }
   }
   EXPECT_GT(rendered, 100);
   EXPECT_GT(rejected, 100);

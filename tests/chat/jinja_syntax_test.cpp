@@ -48,38 +48,54 @@ TEST(ChatSyntax, CommentsRawAndBraces) {
 }
 
 TEST(ChatSyntax, ErrorsNameLineAndColumn) {
-  EXPECT_EQ(error_of("{{ 1 + }}"), "chat template syntax error at line 1, column 8: expected an expression, found '}}'");
-  EXPECT_EQ(error_of("line\n{% if x %}\nno end"),
-            "chat template syntax error at line 3, column 7: unexpected end of template: 'if' opened at line 2, column 1 is "
-            "not closed (expected 'endif')");
-  EXPECT_EQ(error_of("{% for x in y %}{% endif %}"),
-            "chat template syntax error at line 1, column 20: unexpected '{% endif %}': the open block is 'for' from line 1, "
-            "column 1 (expected 'endfor')");
-  EXPECT_EQ(error_of("x {% endfor %}"), "chat template syntax error at line 1, column 6: unexpected '{% endfor %}': no block is open");
-  EXPECT_EQ(error_of("ok\n  {{ 'unterminated }}"), "chat template syntax error at line 2, column 6: unterminated string literal");
+  EXPECT_EQ(error_of("{{ 1 + }}"),
+            "chat template syntax error at line 1, column 8: expected an expression, found '}}'");
+  EXPECT_EQ(
+      error_of("line\n{% if x %}\nno end"),
+      "chat template syntax error at line 3, column 7: unexpected end of template: 'if' opened at line 2, column 1 is "
+      "not closed (expected 'endif')");
+  EXPECT_EQ(
+      error_of("{% for x in y %}{% endif %}"),
+      "chat template syntax error at line 1, column 20: unexpected '{% endif %}': the open block is 'for' from line 1, "
+      "column 1 (expected 'endfor')");
+  EXPECT_EQ(error_of("x {% endfor %}"),
+            "chat template syntax error at line 1, column 6: unexpected '{% endfor %}': no block is open");
+  EXPECT_EQ(error_of("ok\n  {{ 'unterminated }}"),
+            "chat template syntax error at line 2, column 6: unterminated string literal");
   EXPECT_EQ(error_of("{{ x"), "chat template syntax error at line 1, column 1: unclosed '{{': missing '}}'");
-  EXPECT_EQ(error_of("{# never closed"), "chat template syntax error at line 1, column 1: unclosed comment: '{#' without '#}'");
+  EXPECT_EQ(error_of("{# never closed"),
+            "chat template syntax error at line 1, column 1: unclosed comment: '{#' without '#}'");
   EXPECT_EQ(error_of("{% frobnicate %}"), "chat template syntax error at line 1, column 4: unknown tag 'frobnicate'");
-  EXPECT_EQ(error_of("{% include 'x' %}"), "chat template syntax error at line 1, column 4: '{% include %}' is not supported in chat templates");
-  EXPECT_EQ(error_of("{% break %}"), "chat template syntax error at line 1, column 4: '{% break %}' outside of a for loop");
+  EXPECT_EQ(error_of("{% include 'x' %}"),
+            "chat template syntax error at line 1, column 4: '{% include %}' is not supported in chat templates");
+  EXPECT_EQ(error_of("{% break %}"),
+            "chat template syntax error at line 1, column 4: '{% break %}' outside of a for loop");
   EXPECT_EQ(error_of("{{ 'é' $ }}"), "chat template syntax error at line 1, column 8: unexpected character '$'");
-  EXPECT_EQ(error_of("{{ '\\xZZ' }}"), "chat template syntax error at line 1, column 4: invalid \\x escape in string literal");
-  EXPECT_EQ(error_of("{{ 99999999999999999999 }}"), "chat template syntax error at line 1, column 4: integer literal too large");
-  EXPECT_EQ(error_of("{% macro m(a, a) %}{% endmacro %}"), "chat template syntax error at line 1, column 15: duplicate parameter 'a'");
+  EXPECT_EQ(error_of("{{ '\\xZZ' }}"),
+            "chat template syntax error at line 1, column 4: invalid \\x escape in string literal");
+  EXPECT_EQ(error_of("{{ 99999999999999999999 }}"),
+            "chat template syntax error at line 1, column 4: integer literal too large");
+  EXPECT_EQ(error_of("{% macro m(a, a) %}{% endmacro %}"),
+            "chat template syntax error at line 1, column 15: duplicate parameter 'a'");
 }
 
 TEST(ChatSyntax, RuntimeErrorsNamePosition) {
   EXPECT_EQ(error_of("x\n{{ raise_exception('Roles must alternate') }}"),
             "chat template raised an error at line 2, column 4: Roles must alternate");
-  EXPECT_EQ(error_of("{{ 1 | nosuchfilter }}"), "chat template error at line 1, column 8: unknown filter 'nosuchfilter'");
+  EXPECT_EQ(error_of("{{ 1 | nosuchfilter }}"),
+            "chat template error at line 1, column 8: unknown filter 'nosuchfilter'");
   EXPECT_EQ(error_of("{{ 1 is nosuchtest }}"), "chat template error at line 1, column 6: unknown test 'nosuchtest'");
-  EXPECT_EQ(error_of("{{ nothing() }}"), "chat template error at line 1, column 4: 'nothing' is undefined, it cannot be called");
-  EXPECT_EQ(error_of("{{ 'a' + none }}"), "chat template error at line 1, column 8: cannot add string and none (operator '+')");
+  EXPECT_EQ(error_of("{{ nothing() }}"),
+            "chat template error at line 1, column 4: 'nothing' is undefined, it cannot be called");
+  EXPECT_EQ(error_of("{{ 'a' + none }}"),
+            "chat template error at line 1, column 8: cannot add string and none (operator '+')");
   EXPECT_EQ(error_of("{{ 1 // 0 }}"), "chat template error at line 1, column 6: integer division by zero");
   EXPECT_EQ(error_of("{% set x = 1 %}{% set x.y = 2 %}"),
-            "chat template error at line 1, column 16: cannot set 'x.y': only namespace() objects take attribute assignments, "
+            "chat template error at line 1, column 16: cannot set 'x.y': only namespace() objects take attribute "
+            "assignments, "
             "'x' is integer");
-  EXPECT_EQ(error_of("{% for a, b in [1] %}{% endfor %}"), "chat template error at line 1, column 1: cannot unpack a integer into 2 loop variables");
+  EXPECT_EQ(error_of("{% for a, b in [1] %}{% endfor %}"),
+            "chat template error at line 1, column 1: cannot unpack a integer into 2 loop variables");
   EXPECT_EQ(error_of("{{ 9223372036854775807 + 1 }}"), "chat template error at line 1, column 24: integer overflow");
 }
 
@@ -87,9 +103,7 @@ TEST(ChatSyntax, RaisedErrorCarriesTheTemplatesMessage) {
   try {
     test_util::render("{{ raise_exception('Conversation roles must alternate') }}");
     FAIL() << "no exception";
-  } catch (const TemplateRaised& e) {
-    EXPECT_EQ(e.message(), "Conversation roles must alternate");
-  }
+  } catch (const TemplateRaised& e) { EXPECT_EQ(e.message(), "Conversation roles must alternate"); }
 }
 
 TEST(ChatSyntax, BadApiInput) {

@@ -7,13 +7,12 @@
 //  - llama3-tiktoken: Meta's ChatFormat.encode_dialog_prompt rendering.
 //  - tiny-tokenizers-torchtune: torchtune's Qwen2 (ChatML) rendering, and the first 22 ids of
 //    its Gemma chat case (decoded with the cropped Gemma vocabulary).
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
-#include <fmt/format.h>
-
 #include <nlohmann/json.hpp>
 
 #include "chat/builtin_templates.h"
@@ -202,8 +201,10 @@ TEST(ChatTestdata, TorchtuneQwen2ChatML) {
   ASSERT_EQ(rendered.rfind(user_start, 0), 0u);
   ASSERT_NE(a, std::string::npos);
   const std::string user = rendered.substr(user_start.size(), a - user_start.size());
-  const std::string assistant = rendered.substr(a + assistant_start.size(), rendered.size() - a - assistant_start.size() - 10);
-  const Json messages = Json::array({Json{{"role", "user"}, {"content", user}}, Json{{"role", "assistant"}, {"content", assistant}}});
+  const std::string assistant =
+      rendered.substr(a + assistant_start.size(), rendered.size() - a - assistant_start.size() - 10);
+  const Json messages =
+      Json::array({Json{{"role", "user"}, {"content", user}}, Json{{"role", "assistant"}, {"content", assistant}}});
   // torchtune leaves out the newline after the last <|im_end|>; ChatML templates write it.
   std::string want = rendered;
   want.append("\n");
@@ -227,13 +228,15 @@ TEST(ChatTestdata, TorchtuneGemmaFirstIds) {
   }
   decoded = pieces_to_text(decoded);
   ASSERT_EQ(decoded.rfind("<bos><start_of_turn>user\n", 0), 0u) << decoded;
-  const Json messages = Json::parse(R"([{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi"},
+  const Json messages =
+      Json::parse(R"([{"role": "user", "content": "hello there"}, {"role": "assistant", "content": "hi"},
                                         {"role": "user", "content": "whatsup?"}])");
   RenderOptions opt;
   opt.bos_token = "<bos>";
   opt.eos_token = "<eos>";
   opt.add_generation_prompt = true;
-  for (const std::string& source : {config_template("tiny-tokenizers-torchtune/tokenizer_config_gemma.json"), builtin("gemma")}) {
+  for (const std::string& source :
+       {config_template("tiny-tokenizers-torchtune/tokenizer_config_gemma.json"), builtin("gemma")}) {
     const std::string out = ChatTemplate(source).render(messages, opt);
     EXPECT_EQ(out.substr(0, decoded.size()), decoded);
     EXPECT_EQ(out.substr(decoded.size()), "model\n");

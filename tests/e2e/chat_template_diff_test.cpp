@@ -32,7 +32,7 @@ std::string here() { return test::e2e_dir(); }
 struct Conversation {
   std::string name;
   Json messages;
-  Json tools;  // null or a list
+  Json tools;                      // null or a list
   std::vector<std::string> needs;  // features a template must have: "tools", "content parts"
 };
 
@@ -75,11 +75,12 @@ std::vector<TemplateCase> templates() {
   auto from_config = [&](const std::string& name, const std::string& relative, std::vector<std::string> features,
                          Json extra = Json::object()) {
     const Json config = Json::parse(test::read_file(test::testdata(relative)));
-    out.push_back({name, config["chat_template"], token(config, "bos_token"), token(config, "eos_token"), std::move(extra),
-                   std::move(features)});
+    out.push_back({name, config["chat_template"], token(config, "bos_token"), token(config, "eos_token"),
+                   std::move(extra), std::move(features)});
   };
   from_config("qwen3", "hf-tok-qwen3/tokenizer_config.json", tools);
-  from_config("qwen3 (enable_thinking=false)", "hf-tok-qwen3/tokenizer_config.json", tools, Json{{"enable_thinking", false}});
+  from_config("qwen3 (enable_thinking=false)", "hf-tok-qwen3/tokenizer_config.json", tools,
+              Json{{"enable_thinking", false}});
   from_config("llama3", "hf-tok-llama3/tokenizer_config.json", {});
   from_config("gemma3", "hf-tok-gemma3/tokenizer_config.json", {"content parts"});
   from_config("phi3", "hf-tok-phi3/tokenizer_config.json", {});
@@ -96,7 +97,8 @@ std::vector<TemplateCase> templates() {
   };
   const File files[] = {
       {"llama-2-chat", "llama-2-7b-chat.jinja", "<s>", "</s>", {}, Json::object()},
-      {"llama-3.1", "llama-3.1-8b-instruct.jinja", "<|begin_of_text|>", "<|eot_id|>", tools, Json{{"date_string", "26 Jul 2024"}}},
+      {"llama-3.1", "llama-3.1-8b-instruct.jinja", "<|begin_of_text|>", "<|eot_id|>", tools,
+       Json{{"date_string", "26 Jul 2024"}}},
       {"mistral-v0.3", "mistral-7b-instruct-v0.3.jinja", "<s>", "</s>", tools, Json::object()},
       {"mistral-nemo", "mistral-nemo-instruct-2407.jinja", "<s>", "</s>", tools, Json::object()},
       {"mixtral-8x7b", "mixtral-8x7b-instruct-v0.1.jinja", "<s>", "</s>", {}, Json::object()},
@@ -108,7 +110,8 @@ std::vector<TemplateCase> templates() {
       {"smollm3", "smollm3-3b.jinja", "", "<|im_end|>", {}, Json::object()},
   };
   for (const File& f : files) {
-    out.push_back({f.name, test::read_file(here() + "/../chat/templates/" + f.file), f.bos, f.eos, f.extra, f.features});
+    out.push_back(
+        {f.name, test::read_file(here() + "/../chat/templates/" + f.file), f.bos, f.eos, f.extra, f.features});
   }
   for (const BuiltinTemplate& b : builtin_templates()) {
     std::vector<std::string> features = {"content parts"};
@@ -116,8 +119,13 @@ std::vector<TemplateCase> templates() {
     const bool mistral = b.name.starts_with("mistral") || b.name == "llama2";
     const bool deepseek = b.name == "deepseek";
     out.push_back({"built-in " + std::string(b.name), std::string(b.source),
-                   mistral ? "<s>" : deepseek ? "<｜begin▁of▁sentence｜>" : "<bos>",
-                   mistral ? "</s>" : deepseek ? "<｜end▁of▁sentence｜>" : "<eos>", Json::object(), features});
+                   mistral    ? "<s>"
+                   : deepseek ? "<｜begin▁of▁sentence｜>"
+                              : "<bos>",
+                   mistral    ? "</s>"
+                   : deepseek ? "<｜end▁of▁sentence｜>"
+                              : "<eos>",
+                   Json::object(), features});
   }
   return out;
 }
@@ -196,16 +204,15 @@ TEST(ChatTemplateDiff, RealAndBuiltinTemplatesMatchHuggingFaceJinja) {
     std::string our_error;
     try {
       ours = ChatTemplate(tc.source).render(conv.messages, p.options);
-    } catch (const TemplateError& e) {
-      our_error = e.what();
-    }
+    } catch (const TemplateError& e) { our_error = e.what(); }
     const Json& theirs = results[i];
     Tally& tally = by_template[tc.name];
     const std::string label = tc.name + " x " + conv.name + (p.gen ? " (generation prompt)" : "");
     if (theirs.contains("output") && theirs["output"].get<std::string>().find("[object ") != std::string::npos) {
       ++tally.oracle_js_artifact;
       ++total.oracle_js_artifact;
-      EXPECT_FALSE(our_error.empty()) << label << ": the oracle printed a JavaScript object, frugal rendered:\n" << ours;
+      EXPECT_FALSE(our_error.empty()) << label << ": the oracle printed a JavaScript object, frugal rendered:\n"
+                                      << ours;
     } else if (theirs.contains("output") && our_error.empty()) {
       const bool same = theirs["output"].get<std::string>() == ours;
       ++(same ? tally.equal : tally.mismatched);
@@ -214,11 +221,14 @@ TEST(ChatTemplateDiff, RealAndBuiltinTemplatesMatchHuggingFaceJinja) {
     } else if (theirs.contains("error") && !our_error.empty()) {
       ++tally.both_refused;
       ++total.both_refused;
-      if (std::getenv("FRUGAL_CHAT_DIFF_VERBOSE")) std::printf("both refuse %s\n  oracle: %s\n  frugal: %s\n", label.c_str(), theirs["error"].get<std::string>().c_str(), our_error.c_str());
+      if (std::getenv("FRUGAL_CHAT_DIFF_VERBOSE"))
+        std::printf("both refuse %s\n  oracle: %s\n  frugal: %s\n", label.c_str(),
+                    theirs["error"].get<std::string>().c_str(), our_error.c_str());
     } else {
       ++tally.mismatched;
       ++total.mismatched;
-      ADD_FAILURE() << label << ": oracle " << (theirs.contains("error") ? "error: " + theirs["error"].get<std::string>() : "rendered")
+      ADD_FAILURE() << label << ": oracle "
+                    << (theirs.contains("error") ? "error: " + theirs["error"].get<std::string>() : "rendered")
                     << "; frugal " << (our_error.empty() ? "rendered:\n" + ours : "error: " + our_error);
     }
   }
@@ -226,8 +236,8 @@ TEST(ChatTemplateDiff, RealAndBuiltinTemplatesMatchHuggingFaceJinja) {
   for (const auto& [name, t] : by_template) {
     std::printf("%-34s %6d %6d %6d %6d\n", name.c_str(), t.equal, t.both_refused, t.oracle_js_artifact, t.mismatched);
   }
-  std::printf("%-34s %6d %6d %6d %6d  (%zu templates x %zu conversations x 2)\n", "total", total.equal, total.both_refused,
-              total.oracle_js_artifact, total.mismatched, templates.size(), conversations.size());
+  std::printf("%-34s %6d %6d %6d %6d  (%zu templates x %zu conversations x 2)\n", "total", total.equal,
+              total.both_refused, total.oracle_js_artifact, total.mismatched, templates.size(), conversations.size());
   EXPECT_EQ(total.mismatched, 0);
   // Guard against a vacuous pass: most cases must render and match.
   EXPECT_GT(total.equal, 6 * (total.both_refused + total.oracle_js_artifact));

@@ -42,6 +42,10 @@ class Tokenizer {
   // tokenizer.json itself. Throws frugal::Error naming the file and what it cannot use.
   static std::unique_ptr<Tokenizer> from_hf(const std::string& path);
 
+  // A SentencePiece tokenizer.model file (BPE models such as Llama 2 / Mistral, or
+  // Unigram models). Throws frugal::Error for files or model types it cannot run.
+  static std::unique_ptr<Tokenizer> from_sentencepiece(const std::string& path);
+
   // add_special: add BOS/EOS as the vocabulary asks. parse_special: text that spells a
   // control or user-defined token becomes that token instead of being tokenized as text.
   virtual std::vector<TokenId> encode(std::string_view text, bool add_special, bool parse_special) const = 0;

@@ -11,7 +11,7 @@
 // Rendering follows Jinja as transformers configures it (trim_blocks, lstrip_blocks, the
 // loopcontrols and generation tags, raise_exception and strftime_now). Where Python's Jinja
 // and @huggingface/jinja print values differently, frugal prints like @huggingface/jinja:
-// none as "", booleans as true/false, lists and dicts as JSON. See docs/chat-templates.md.
+// none as "", booleans as true/false, lists and dicts as JSON. See src/chat/README.md.
 #pragma once
 
 #include <ctime>

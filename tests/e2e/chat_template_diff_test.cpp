@@ -108,6 +108,17 @@ std::vector<TemplateCase> templates() {
       {"hermes-2-pro", "hermes-2-pro-llama-3-8b.jinja", "<|begin_of_text|>", "<|im_end|>", tools, Json::object()},
       {"command-r", "command-r-v01.jinja", "<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>", {}, Json::object()},
       {"smollm3", "smollm3-3b.jinja", "", "<|im_end|>", {}, Json::object()},
+      {"qwen3.5", "qwen3.5-4b.jinja", "", "<|im_end|>", {"tools", "content parts"}, Json::object()},
+      {"qwen2.5-vl", "qwen2.5-vl-7b-instruct.jinja", "", "<|im_end|>", {"content parts"}, Json::object()},
+      {"glm-5.1", "glm-5.1.jinja", "", "<|endoftext|>", tools, Json::object()},
+      {"kimi-k2-thinking", "kimi-k2-thinking.jinja", "", "<|im_end|>", tools, Json::object()},
+      {"command-a", "command-a-03-2025.jinja", "<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>", tools, Json::object()},
+      // Its tool-call rendering iterates strings, which @huggingface/jinja cannot do.
+      {"command-a-reasoning", "command-a-reasoning-08-2025.jinja", "<BOS_TOKEN>", "<|END_OF_TURN_TOKEN|>", {}, Json::object()},
+      // Adding a list of content parts to a string: the oracle prints JavaScript, Python raises.
+      {"minicpm3", "minicpm3-4b.jinja", "", "<|im_end|>", tools, Json::object()},
+      {"jamba-1.6", "jamba-large-1.6.jinja", "<|startoftext|>", "<|endoftext|>", tools, Json::object()},
+      {"lfm2.5", "lfm2.5-vl-450m.jinja", "<|startoftext|>", "<|im_end|>", tools, Json::object()},
   };
   for (const File& f : files) {
     out.push_back(

@@ -1,0 +1,174 @@
+// Request dispatch and the routes that do not generate: health, models, metrics, tokenize.
+#include <chrono>
+
+#include "server/server_impl.h"
+
+namespace frugal {
+
+namespace {
+
+bool authorized(const HttpRequest& req, const std::string& key) {
+  if (key.empty()) return true;
+  const auto it = req.find(http::field::authorization);
+  if (it == req.end()) return false;
+  const std::string_view value = it->value();
+  return value == "Bearer " + key;
+}
+
+int64_t unix_time() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+asio::awaitable<bool> Server::Impl::handle(Stream& stream, HttpRequest& req, std::string& route) {
+  std::string target(req.target());
+  if (const size_t q = target.find('?'); q != std::string::npos) target.resize(q);
+  const bool get = req.method() == http::verb::get;
+  const bool post = req.method() == http::verb::post;
+  struct Route {
+    const char* path;
+    const char* name;
+    bool post;
+  };
+  static const Route routes[] = {
+      {"/health", "health", false},           {"/v1/models", "models", false},
+      {"/models", "models", false},            {"/metrics", "metrics", false},
+      {"/v1/chat/completions", "chat", true},  {"/chat/completions", "chat", true},
+      {"/v1/completions", "completions", true}, {"/completions", "completions", true},
+      {"/tokenize", "tokenize", true},         {"/detokenize", "detokenize", true},
+  };
+  const Route* found = nullptr;
+  for (const auto& r : routes) {
+    if (target == r.path) found = &r;
+  }
+  Response response;
+  bool generating = false;
+  try {
+    if (found == nullptr) throw HttpError(404, fmt::format("unknown route '{}'", target), "not_found_error");
+    route = found->name;
+    if ((found->post && !post) || (!found->post && !get)) {
+      response = error_response(HttpError(405, fmt::format("{} is not allowed on {}", std::string(req.method_string()), target)));
+      response.headers.emplace_back("Allow", found->post ? "POST" : "GET");
+    } else if (route != "health" && !authorized(req, config.api_key)) {
+      throw HttpError(401, "a valid API key is required (Authorization: Bearer <key>)", "invalid_api_key");
+    } else if (route == "chat" || route == "completions") {
+      generating = true;
+    } else if (route == "health") {
+      response = json_response(stopping.load() ? 503 : 200, Json{{"status", stopping.load() ? "stopping" : "ok"}});
+    } else if (route == "models") {
+      response = models();
+    } else if (route == "metrics") {
+      response = metrics_text();
+    } else if (route == "tokenize") {
+      response = tokenize(req);
+    } else {
+      response = detokenize(req);
+    }
+  } catch (const HttpError& e) {
+    response = error_response(e);
+  } catch (const Error& e) {
+    response = error_response(HttpError(400, e.what()));
+  }
+  if (generating) co_return co_await generate(stream, req, route == "chat");
+  metrics.count_request(route, response.status);
+  co_return co_await write_response(stream, req, response);
+}
+
+Response Server::Impl::models() const {
+  const ModelConfig& c = model.config();
+  Json meta;
+  meta["architecture"] = c.arch_name;
+  meta["n_params"] = model.n_params();
+  meta["size"] = model.weight_bytes();
+  meta["n_vocab"] = c.n_vocab;
+  meta["n_ctx"] = scheduler.n_ctx();
+  meta["n_ctx_train"] = c.n_ctx_train;
+  meta["chat_template"] = chat_template_origin;
+  Json m;
+  m["id"] = model_id;
+  m["object"] = "model";
+  m["created"] = unix_time();
+  m["owned_by"] = "frugal";
+  m["meta"] = meta;
+  return json_response(200, Json{{"object", "list"}, {"data", Json::array({m})}});
+}
+
+Response Server::Impl::metrics_text() const {
+  const Scheduler::Stats s = scheduler.stats();
+  std::string out = metrics.render_requests();
+  auto line = [&](const char* name, const char* type, const char* help, double value) {
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+  };
+  line("frugal_prompt_tokens_total", "counter", "Prompt tokens received.", static_cast<double>(s.prompt_tokens));
+  line("frugal_prompt_tokens_cached_total", "counter", "Prompt tokens served from the prefix cache.",
+       static_cast<double>(s.cached_prompt_tokens));
+  line("frugal_generated_tokens_total", "counter", "Tokens generated.", static_cast<double>(s.generated_tokens));
+  line("frugal_forward_passes_total", "counter", "Batched forward passes run.", static_cast<double>(s.forward_passes));
+  line("frugal_queue_depth", "gauge", "Requests waiting for admission.", s.queued);
+  line("frugal_running_sequences", "gauge", "Sequences in the running batch.", s.running);
+  line("frugal_kv_blocks_total", "gauge", "KV cache blocks in the pool.", static_cast<double>(s.kv_blocks_total));
+  line("frugal_kv_blocks_used", "gauge", "KV cache blocks held by sequences.", static_cast<double>(s.kv_blocks_used));
+  line("frugal_kv_blocks_free", "gauge", "KV cache blocks available (free or evictable).",
+       static_cast<double>(s.kv_blocks_available));
+  line("frugal_kv_blocks_cached", "gauge", "KV cache blocks kept only for prefix reuse.",
+       static_cast<double>(s.kv_blocks_cached));
+  line("frugal_connections_open", "gauge", "Open client connections.", static_cast<double>(metrics.connections_open.load()));
+  line("frugal_connections_total", "counter", "Client connections accepted.",
+       static_cast<double>(metrics.connections_total.load()));
+  line("frugal_connections_refused_total", "counter", "Connections refused over --max-connections.",
+       static_cast<double>(metrics.connections_refused.load()));
+  metrics.queue_time.render(out, "frugal_queue_time_seconds", "Time from arrival to admission into the batch.");
+  metrics.time_to_first_token.render(out, "frugal_time_to_first_token_seconds", "Time from arrival to the first token.");
+  metrics.inter_token_latency.render(out, "frugal_inter_token_latency_seconds", "Time between consecutive tokens.");
+  metrics.request_duration.render(out, "frugal_request_duration_seconds", "Time from arrival to the last token.");
+  Response r;
+  r.content_type = "text/plain; version=0.0.4";
+  r.body = std::move(out);
+  return r;
+}
+
+Response Server::Impl::tokenize(const HttpRequest& req) const {
+  const Json body = parse_json_object(req.body());
+  if (!body.contains("content") || !body["content"].is_string()) bad_request("'content' must be a string", "content");
+  bool add_special = false, with_pieces = false, parse_special = true;
+  if (body.contains("add_special")) {
+    if (!body["add_special"].is_boolean()) bad_request("'add_special' must be a boolean", "add_special");
+    add_special = body["add_special"].get<bool>();
+  }
+  if (body.contains("parse_special")) {
+    if (!body["parse_special"].is_boolean()) bad_request("'parse_special' must be a boolean", "parse_special");
+    parse_special = body["parse_special"].get<bool>();
+  }
+  if (body.contains("with_pieces")) {
+    if (!body["with_pieces"].is_boolean()) bad_request("'with_pieces' must be a boolean", "with_pieces");
+    with_pieces = body["with_pieces"].get<bool>();
+  }
+  const Tokenizer& tok = model.tokenizer();
+  const auto ids = tok.encode(body["content"].get<std::string>(), add_special, parse_special);
+  Json tokens = Json::array();
+  for (TokenId id : ids) {
+    if (with_pieces) {
+      tokens.push_back(Json{{"id", id}, {"piece", tok.token_to_piece(id, true)}});
+    } else {
+      tokens.push_back(id);
+    }
+  }
+  return json_response(200, Json{{"tokens", tokens}});
+}
+
+Response Server::Impl::detokenize(const HttpRequest& req) const {
+  const Json body = parse_json_object(req.body());
+  if (!body.contains("tokens") || !body["tokens"].is_array()) bad_request("'tokens' must be an array", "tokens");
+  const Tokenizer& tok = model.tokenizer();
+  std::vector<TokenId> ids;
+  for (const auto& t : body["tokens"]) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok.n_vocab()) {
+      bad_request(fmt::format("token ids must be integers in 0..{}", tok.n_vocab() - 1), "tokens");
+    }
+    ids.push_back(static_cast<TokenId>(t.get<int64_t>()));
+  }
+  return json_response(200, Json{{"content", tok.decode(ids, false)}});
+}
+
+}  // namespace frugal

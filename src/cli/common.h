@@ -18,6 +18,8 @@ void progress_line(const std::string& what, size_t done, size_t total);
 void add_run_command(CLI::App& app);
 void add_tokenize_command(CLI::App& app);
 void add_info_command(CLI::App& app);
+void add_synth_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
 
 }  // namespace frugal::cli

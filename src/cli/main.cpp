@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   frugal::cli::add_run_command(app);
   frugal::cli::add_tokenize_command(app);
   frugal::cli::add_info_command(app);
+  frugal::cli::add_synth_command(app);
+  frugal::cli::add_bench_command(app);
   frugal::cli::add_serve_command(app);
   try {
     app.parse(argc, argv);

@@ -7,9 +7,11 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "base/tensor_type.h"
 #include "format/gguf.h"
+#include "tools/quant_mix.h"
 
 namespace frugal {
 
@@ -26,17 +28,35 @@ struct SynthSpec {
   float rms_eps = 1e-5f;
   float rope_freq_base = 10000.0f;
   float rope_linear_factor = 0.0f;  // > 0: rope.scaling.type linear with this factor
-  bool llama3_rope = false;         // write rope_freqs.weight as Llama 3.1 does (factor 8)
+  bool llama3_rope = false;         // write rope_freqs.weight as Llama 3.x does
+  float llama3_rope_factor = 8.0f;  // 8 for Llama 3.1, 32 for Llama 3.2 1B/3B (low 1, high 4, 8192)
   bool tied_embeddings = false;     // no output.weight
-  TensorType type = TensorType::F32;  // embeddings and every matrix
+  TensorType type = TensorType::F32;  // the base type of the embeddings and matrices
+  MixRule mix = MixRule::Pure;      // Pure: every matrix `type`; else llama-quantize's choices
   float output_scale = 1.0f;        // std of the logits (before the final norm's gain)
   uint64_t seed = 1;
+  int n_threads = 0;                // threads generating weights (0: all cores); bytes do not depend on it
 };
 
-using SynthProgress = std::function<void(size_t done, size_t total)>;
+// One tensor of a synthetic model as it will be written.
+struct SynthTensor {
+  std::string name;
+  std::vector<int64_t> ne;  // ne[0] is the row length
+  TensorType type;
+  TensorRole role;
+  float mean;               // weights ~ N(mean, stddev^2)
+  float stddev;
+};
 
-// Writes the model to `path`. The tokenizer (every tokenizer.* key) is copied from
-// `tokenizer_source`; the vocabulary size is its token count.
+// Every tensor of the model in file order (rope_freqs first when present), with its type
+// chosen by spec.mix. n_vocab is the token count of the tokenizer.
+std::vector<SynthTensor> synth_tensor_plan(const SynthSpec& spec, int64_t n_vocab);
+
+// Called from the writing thread with bytes of tensor data done so far and in all.
+using SynthProgress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Writes the model to `path`, one tensor in memory at a time. The tokenizer (every
+// tokenizer.* key) is copied from `tokenizer_source`; the vocabulary size is its token count.
 void write_synthetic_model(const SynthSpec& spec, const GgufMetadata& tokenizer_source, const std::string& path,
                            const SynthProgress& progress = nullptr);
 

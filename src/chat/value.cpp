@@ -29,7 +29,7 @@ void ObjectData::set(std::string key, Value value) {
 Value Value::array(std::vector<Value> items) {
   auto data = std::make_shared<ArrayData>();
   for (const Value& item : items) data->depth = std::max(data->depth, item.depth() + 1);
-  if (data->depth > kMaxDepth) fail("chat template value nested deeper than {} levels", kMaxDepth);
+  if (data->depth > kMaxDepth) fail("a value nested deeper than {} levels", kMaxDepth);
   data->items = std::move(items);
   Value v;
   v.data_ = ArrPtr(std::move(data));
@@ -39,7 +39,7 @@ Value Value::array(std::vector<Value> items) {
 Value Value::object(ObjectData object) {
   uint32_t depth = 1;
   for (const auto& [key, value] : object.entries) depth = std::max(depth, value.depth() + 1);
-  if (depth > kMaxDepth) fail("chat template value nested deeper than {} levels", kMaxDepth);
+  if (depth > kMaxDepth) fail("a value nested deeper than {} levels", kMaxDepth);
   object.depth = depth;
   Value v;
   v.data_ = ObjPtr(std::make_shared<const ObjectData>(std::move(object)));
@@ -193,10 +193,10 @@ std::string format_float(double d) {
   return out;
 }
 
-void Budget::exhausted() const { fail("chat template exceeded its work limit (a runaway loop, recursion or value?)"); }
+void Budget::exhausted() const { fail("exceeded the work limit of a render (a runaway loop, recursion or value?)"); }
 
 void Budget::too_big(size_t bytes) const {
-  fail("chat template produced a string of {} bytes, over the limit of {}", bytes, max_bytes);
+  fail("a string of {} bytes is over the limit of {}", bytes, max_bytes);
 }
 
 std::string Value::to_output(Budget& budget) const {
@@ -378,7 +378,7 @@ namespace {
 
 Value from_json_at(const nlohmann::ordered_json& json, uint32_t depth) {
   using T = nlohmann::ordered_json::value_t;
-  if (depth > kMaxDepth) fail("chat template input nested deeper than {} levels", kMaxDepth);
+  if (depth > kMaxDepth) fail("the input (messages, tools or variables) is nested deeper than {} levels", kMaxDepth);
   switch (json.type()) {
     case T::null:
       return Value::none();
@@ -407,7 +407,7 @@ Value from_json_at(const nlohmann::ordered_json& json, uint32_t depth) {
       return Value::object(std::move(object));
     }
     case T::binary:
-      fail("chat template input: binary JSON values are not supported");
+      fail("binary JSON values are not supported in the input");
     case T::discarded:
       return Value();
   }
@@ -419,7 +419,7 @@ Value from_json_at(const nlohmann::ordered_json& json, uint32_t depth) {
 Value from_json(const nlohmann::ordered_json& json) { return from_json_at(json, 0); }
 
 nlohmann::ordered_json to_json(const Value& v, int level) {
-  if (level > static_cast<int>(kMaxDepth)) fail("chat template value nested deeper than {} levels", kMaxDepth);
+  if (level > static_cast<int>(kMaxDepth)) fail("a value nested deeper than {} levels", kMaxDepth);
   switch (v.kind()) {
     case Value::Kind::Undefined:
     case Value::Kind::None:

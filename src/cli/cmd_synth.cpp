@@ -62,7 +62,7 @@ void print_plan(const std::vector<SynthTensor>& plan) {
     std::printf("%-32s [%-14s] %-6s %12llu\n", t.name.c_str(), shape.c_str(), std::string(type_name(t.type)).c_str(),
                 static_cast<unsigned long long>(bytes));
   }
-  std::printf("%zu tensors, %.2f MiB\n", plan.size(), static_cast<double>(total) / (1024.0 * 1024.0));
+  std::printf("%zu tensors, %.2f MiB of tensor data\n", plan.size(), static_cast<double>(total) / (1024.0 * 1024.0));
 }
 
 void synth(const SynthOptions& o) {

@@ -162,7 +162,7 @@ TEST(SynthCli, ListsWritesAndRefusesToOverwrite) {
   r = frugal("synth --preset llama3.2-1b --type Q4_K_M --dry-run");
   ASSERT_EQ(r.status, 0) << r.out;
   EXPECT_NE(r.out.find("blk.15.ffn_down.weight"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("146 tensors, 770.2"), std::string::npos) << r.out;  // the size of a real Q4_K_M file
+  EXPECT_NE(r.out.find("146 tensors, 762.81 MiB"), std::string::npos) << r.out;  // as in a real Q4_K_M file
   r = frugal("synth --preset nope --type Q4_0 -o " + out);
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("unknown preset 'nope'"), std::string::npos) << r.out;

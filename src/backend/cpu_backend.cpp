@@ -1,5 +1,7 @@
 // The CPU backend: weights stay in the memory-mapped file (zero copy), activations are
 // aligned host buffers, every op is split across the backend's thread pool by rows.
+#include <sys/mman.h>
+
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -14,6 +16,8 @@
 #include "kernels/kernels.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "quant/quant.h"
 
 namespace frugal {
@@ -24,13 +28,19 @@ struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
 };
 
-// 64-byte aligned, so SIMD loads never split cache lines at row starts.
+// 64-byte aligned, so SIMD loads never split cache lines at row starts. Large buffers are
+// 2 MiB aligned and marked for transparent huge pages: streaming weights through 4 KiB
+// pages costs TLB misses on every other cache line.
 template <typename T>
-std::unique_ptr<T[], FreeDeleter> aligned_array(size_t n) {
-  const size_t bytes = std::max<size_t>(64, (n * sizeof(T) + 63) / 64 * 64);
-  void* p = std::aligned_alloc(64, bytes);
+std::unique_ptr<T[], FreeDeleter> aligned_array(size_t n, bool zero = true) {
+  constexpr size_t kHuge = size_t{2} << 20;
+  const size_t raw = std::max<size_t>(64, n * sizeof(T));
+  const size_t alignment = raw >= kHuge ? kHuge : 64;
+  const size_t bytes = (raw + alignment - 1) / alignment * alignment;
+  void* p = std::aligned_alloc(alignment, bytes);
   if (p == nullptr) fail("cannot allocate {} bytes", bytes);
-  std::memset(p, 0, bytes);
+  if (alignment == kHuge) ::madvise(p, bytes, MADV_HUGEPAGE);
+  if (zero) std::memset(p, 0, bytes);
   return std::unique_ptr<T[], FreeDeleter>(static_cast<T*>(p));
 }
 
@@ -52,6 +62,7 @@ class CpuWeight final : public Weight {
   const float* vector() const { return f32.data(); }
   WeightMatrix matrix;
   std::vector<float> f32;
+  std::unique_ptr<uint8_t[], FreeDeleter> packed;  // repacked copy for the matmul kernels
 };
 
 class CpuTensor final : public Tensor {
@@ -61,6 +72,9 @@ class CpuTensor final : public Tensor {
   float* row(int64_t r) { return data.get() + r * cols(); }
   const float* row(int64_t r) const { return data.get() + r * cols(); }
   std::unique_ptr<float[], FreeDeleter> data;
+  // Bumped by every op that writes this tensor, so a cached quantized copy of it can tell
+  // whether it is still current.
+  uint64_t version = 0;
 };
 
 class CpuKvStorage final : public KvStorage {
@@ -109,7 +123,9 @@ class CpuBackend final : public Backend {
       fail("tensor '{}' has type {}, which the CPU backend cannot compute with yet", t.name, tr.name);
     }
     ensure_scratch(t.ne[0]);
-    return std::make_unique<CpuWeight>(t);
+    auto w = std::make_unique<CpuWeight>(t);
+    if (repack_ && can_repack(t.type) && t.n_rows() >= kRepackRows && t.n_rows() % kRepackRows == 0) repack(*w);
+    return w;
   }
 
   std::unique_ptr<Tensor> new_tensor(int64_t rows, int64_t cols) override {
@@ -129,6 +145,7 @@ class CpuBackend final : public Backend {
     const CpuWeight& w = cpu(table);
     CpuTensor& o = cpu(out);
     o.set_rows(static_cast<int64_t>(ids.size()));
+    ++o.version;
     for (size_t i = 0; i < ids.size(); ++i) {
       if (ids[i] < 0 || ids[i] >= w.matrix.rows) {
         fail("token id {} is out of range for {} (vocabulary of {})", ids[i], table.name(), w.matrix.rows);
@@ -144,6 +161,7 @@ class CpuBackend final : public Backend {
     const int64_t group = weight.cols();
     const int64_t groups_per_row = in.cols() / group;
     o.set_rows(in.rows());
+    ++o.version;
     const float* w = cpu(weight).vector();
     const auto grain = static_cast<size_t>(std::max<int64_t>(1, 8192 / group));
     pool_.parallel_for(static_cast<size_t>(in.rows() * groups_per_row), grain, [&](size_t b, size_t e) {
@@ -160,13 +178,18 @@ class CpuBackend final : public Backend {
     CpuTensor& o = cpu(out);
     const WeightMatrix& w = cpu(weight).matrix;
     o.set_rows(in.rows());
+    ++o.version;
+    const uint8_t* act = has_qdot(w.type) ? quantized_activations(in, act_format(w.type)) : nullptr;
     // Row blocks of 16 keep each thread's output writes on its own cache lines.
     parallel(w.rows * w.cols * in.rows(), [&](int t, int nt) {
       const int64_t blocks = (w.rows + 15) / 16;
       const int64_t per = (blocks + nt - 1) / nt;
       const int64_t r0 = std::min(w.rows, per * 16 * t);
       const int64_t r1 = std::min(w.rows, per * 16 * (t + 1));
-      if (r0 < r1) {
+      if (r0 >= r1) return;
+      if (act != nullptr) {
+        matmul_rows_quantized(w, act, act_stride_, in.rows(), o.row(0), o.cols(), r0, r1);
+      } else {
         matmul_rows(w, in.row(0), in.cols(), in.rows(), o.row(0), o.cols(), r0, r1,
                     scratch_[static_cast<size_t>(t)].get());
       }
@@ -175,6 +198,7 @@ class CpuBackend final : public Backend {
 
   void add_bias(Tensor& x, const Weight& bias) override {
     CpuTensor& t = cpu(x);
+    ++t.version;
     const float* b = cpu(bias).vector();
     for (int64_t r = 0; r < t.rows(); ++r) {
       float* row = t.row(r);
@@ -185,6 +209,7 @@ class CpuBackend final : public Backend {
   void add(Tensor& x, const Tensor& y) override {
     CpuTensor& a = cpu(x);
     const CpuTensor& b = cpu(y);
+    ++a.version;
     const int64_t n = a.rows() * a.cols();
     float* pa = a.row(0);
     const float* pb = b.row(0);
@@ -196,6 +221,7 @@ class CpuBackend final : public Backend {
     const CpuTensor& u = cpu(up);
     CpuTensor& o = cpu(out);
     o.set_rows(g.rows());
+    ++o.version;
     const auto grain = static_cast<size_t>(std::max<int64_t>(1, 8192 / g.cols()));
     pool_.parallel_for(static_cast<size_t>(g.rows()), grain, [&](size_t b, size_t e) {
       for (size_t r = b; r < e; ++r) {
@@ -207,6 +233,7 @@ class CpuBackend final : public Backend {
 
   void rope(Tensor& x, int head_dim, const BatchLayout& layout, const RopeConfig& rope) override {
     CpuTensor& t = cpu(x);
+    ++t.version;
     RopeParams p;
     p.n_dims = rope.n_dims;
     p.neox = rope.neox;
@@ -236,6 +263,7 @@ class CpuBackend final : public Backend {
     const CpuTensor& qt = cpu(q);
     CpuTensor& o = cpu(out);
     o.set_rows(qt.rows());
+    ++o.version;
     const int group = cfg.n_head / cfg.n_head_kv;
     const int hd = cfg.head_dim;
     const KernelTable& k = kernels();
@@ -293,6 +321,7 @@ class CpuBackend final : public Backend {
     const CpuTensor& in = cpu(x);
     CpuTensor& o = cpu(out);
     o.set_rows(static_cast<int64_t>(rows.size()));
+    ++o.version;
     for (size_t i = 0; i < rows.size(); ++i) {
       std::memcpy(o.row(static_cast<int64_t>(i)), in.row(rows[i]), static_cast<size_t>(in.cols()) * 4);
     }
@@ -304,6 +333,49 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Copies a matrix into the interleaved 8-row layout (kernels/repack.h). The copy lives
+  // in anonymous memory, so the matmuls no longer touch the mapped file.
+  void repack(CpuWeight& w) {
+    WeightMatrix& m = w.matrix;
+    m.group_bytes = repacked_group_bytes(m.type, m.cols);
+    const int64_t groups = m.rows / kRepackRows;
+    const size_t bytes = m.group_bytes * static_cast<size_t>(groups);
+    w.packed = aligned_array<uint8_t>(bytes, false);
+    uint8_t* dst = w.packed.get();
+    pool_.parallel_for(static_cast<size_t>(groups), 16, [&](size_t b, size_t e) {
+      for (size_t g = b; g < e; ++g) {
+        repack_group(m.type, m.data + g * kRepackRows * m.row_bytes, m.row_bytes, m.cols, dst + g * m.group_bytes);
+      }
+    });
+    m.packed = dst;
+  }
+
+  // The input of a quantized matmul, quantized once per (tensor, version, format): q, k and
+  // v (and gate and up) share one input, so it is quantized once for all of them.
+  const uint8_t* quantized_activations(const CpuTensor& x, ActFormat format) {
+    if (&x == act_tensor_ && x.version == act_version_ && format == act_format_ && x.rows() == act_rows_) {
+      return act_buffer_.get();
+    }
+    act_stride_ = act_row_bytes(format, x.cols());
+    const size_t need = act_stride_ * static_cast<size_t>(x.rows());
+    if (need > act_capacity_) {
+      act_buffer_ = aligned_array<uint8_t>(need);
+      act_capacity_ = need;
+    }
+    const QuantizeActFn quantize = qdot().quantize(format);
+    uint8_t* buf = act_buffer_.get();
+    const size_t stride = act_stride_;
+    const int64_t cols = x.cols();
+    pool_.parallel_for(static_cast<size_t>(x.rows()), 4, [&](size_t b, size_t e) {
+      for (size_t r = b; r < e; ++r) quantize(x.row(static_cast<int64_t>(r)), cols, buf + r * stride);
+    });
+    act_tensor_ = &x;
+    act_version_ = x.version;
+    act_format_ = format;
+    act_rows_ = x.rows();
+    return buf;
+  }
+
   // Below this many multiply-adds an op runs on the calling thread alone: waking the other
   // threads costs more than the work (tiny models, single-token decode of small layers).
   static constexpr int64_t kMinParallelWork = 1 << 15;
@@ -326,6 +398,14 @@ class CpuBackend final : public Backend {
   }
 
   ThreadPool pool_;
+  bool repack_ = std::getenv("FRUGAL_NO_REPACK") == nullptr;
+  std::unique_ptr<uint8_t[], FreeDeleter> act_buffer_;
+  size_t act_capacity_ = 0;
+  size_t act_stride_ = 0;
+  const CpuTensor* act_tensor_ = nullptr;
+  uint64_t act_version_ = 0;
+  ActFormat act_format_ = ActFormat::A32;
+  int64_t act_rows_ = 0;
   std::vector<std::unique_ptr<float[], FreeDeleter>> scratch_;
   int64_t scratch_cols_ = 0;
 };

@@ -15,6 +15,10 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
+  // When not null: the same matrix repacked into groups of 8 interleaved rows
+  // (kernels/repack.h), group g at packed + g * group_bytes.
+  const uint8_t* packed = nullptr;
+  size_t group_bytes = 0;
 };
 
 // For output rows r in [r0, r1) and every token t < n_tokens:
@@ -23,5 +27,11 @@ struct WeightMatrix {
 // tokens, so prefill pays the conversion once per row, not once per token).
 void matmul_rows(const WeightMatrix& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                  int64_t y_stride, int64_t r0, int64_t r1, float* scratch);
+
+// The same product for block-quantized weights with activations already quantized by
+// qdot().quantize(act_format(w.type)): token t's row starts at act + t * act_stride.
+// With repacked weights r0 and r1 must be multiples of 8.
+void matmul_rows_quantized(const WeightMatrix& w, const uint8_t* act, size_t act_stride, int64_t n_tokens, float* y,
+                           int64_t y_stride, int64_t r0, int64_t r1);
 
 }  // namespace frugal

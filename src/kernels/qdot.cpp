@@ -1,0 +1,106 @@
+#include "kernels/qdot.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#include "base/error.h"
+#include "kernels/kernels.h"
+
+namespace frugal {
+
+ActFormat act_format(TensorType t) {
+  switch (t) {
+    case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K: case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return ActFormat::A256;
+    default:
+      return ActFormat::A32;
+  }
+}
+
+bool has_qdot(TensorType t) {
+  switch (t) {
+    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
+    case TensorType::Q8_0: case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K:
+    case TensorType::Q5_K: case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
+}
+
+namespace {
+size_t align64(size_t n) { return (n + 63) / 64 * 64; }
+}  // namespace
+
+size_t act_row_bytes(ActFormat f, int64_t n) {
+  const auto un = static_cast<size_t>(n);
+  if (f == ActFormat::A32) return align64(un) + 2 * align64(un / 32 * sizeof(float));
+  return align64(un) + align64(un / 256 * sizeof(float)) + align64(un / 16 * sizeof(int16_t));
+}
+
+ActRow act_row_view(ActFormat f, void* buffer, int64_t n) {
+  auto* p = static_cast<uint8_t*>(buffer);
+  const auto un = static_cast<size_t>(n);
+  ActRow r;
+  r.q = reinterpret_cast<const int8_t*>(p);
+  p += align64(un);
+  r.d = reinterpret_cast<const float*>(p);
+  if (f == ActFormat::A32) {
+    p += align64(un / 32 * sizeof(float));
+    r.sum = reinterpret_cast<const float*>(p);
+  } else {
+    p += align64(un / 256 * sizeof(float));
+    r.bsums = reinterpret_cast<const int16_t*>(p);
+  }
+  return r;
+}
+
+QDotFn QDotTable::dot(TensorType t) const {
+  switch (t) {
+    case TensorType::Q4_0: return q4_0;
+    case TensorType::Q4_1: return q4_1;
+    case TensorType::Q5_0: return q5_0;
+    case TensorType::Q5_1: return q5_1;
+    case TensorType::Q8_0: return q8_0;
+    case TensorType::Q2_K: return q2_k;
+    case TensorType::Q3_K: return q3_k;
+    case TensorType::Q4_K: return q4_k;
+    case TensorType::Q5_K: return q5_k;
+    case TensorType::Q6_K: return q6_k;
+    default: fail("no integer dot product for {}", type_name(t));
+  }
+}
+
+Gemv8Fn QDotTable::gemv8(TensorType t) const {
+  switch (t) {
+    case TensorType::Q4_0: return gemv8_q4_0;
+    case TensorType::Q8_0: return gemv8_q8_0;
+    case TensorType::Q4_K: return gemv8_q4_k;
+    case TensorType::Q6_K: return gemv8_q6_k;
+    default: fail("no repacked kernel for {}", type_name(t));
+  }
+}
+
+#if defined(__x86_64__)
+const QDotTable& avx2_qdot_table();  // kernels/x86/qdot_avx2.cpp
+#endif
+
+const QDotTable* avx2_qdot() {
+#if defined(__x86_64__)
+  if (avx2_kernels() != nullptr) return &avx2_qdot_table();
+#endif
+  return nullptr;
+}
+
+const QDotTable& qdot() {
+  static const QDotTable* chosen = [] {
+    const char* force = std::getenv("FRUGAL_ISA");
+    if (force != nullptr && std::strcmp(force, "scalar") == 0) return &scalar_qdot();
+    if (const QDotTable* t = avx2_qdot()) return t;
+    return &scalar_qdot();
+  }();
+  return *chosen;
+}
+
+}  // namespace frugal

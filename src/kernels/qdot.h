@@ -1,0 +1,62 @@
+// Integer dot products for block-quantized weights. Activations are quantized on the fly
+// to 8 bits (one row per token), so the inner loop multiplies int8 by the weight's small
+// integers and applies the float scales once per block, the way the formats were
+// designed to be used. Two activation layouts, structure-of-arrays so the int8 runs are
+// contiguous for SIMD loads:
+//   A32:  per 32 values one scale d and the sum of the 32 quants (legacy types Q4_0..Q8_0)
+//   A256: per 256 values one scale d, and the sum of every 16 quants (K types)
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "base/tensor_type.h"
+
+namespace frugal {
+
+enum class ActFormat { A32, A256 };
+
+// Which activation layout the integer dot of a weight type uses.
+ActFormat act_format(TensorType weight_type);
+// True for the block types that have an integer dot kernel.
+bool has_qdot(TensorType weight_type);
+
+// A quantized activation row of n values (n a multiple of 32 or 256).
+struct ActRow {
+  const int8_t* q = nullptr;     // n quants
+  const float* d = nullptr;      // n/32 (A32) or n/256 (A256) scales
+  const float* sum = nullptr;    // A32: n/32 sums of quants (exact in float)
+  const int16_t* bsums = nullptr;  // A256: n/16 sums of quants
+};
+
+// Bytes a quantized activation row of n values needs (64-byte aligned sections).
+size_t act_row_bytes(ActFormat format, int64_t n);
+// Lays out an ActRow over `buffer` (act_row_bytes big, 64-byte aligned).
+ActRow act_row_view(ActFormat format, void* buffer, int64_t n);
+
+using QuantizeActFn = void (*)(const float* x, int64_t n, void* buffer);
+// dot(weight row of n values, activation row) for one weight type.
+using QDotFn = float (*)(const uint8_t* w, const ActRow& a, int64_t n);
+// The 8 dots of one repacked group of 8 rows (kernels/repack.h) with an activation row.
+using Gemv8Fn = void (*)(const uint8_t* group, const ActRow& a, int64_t n, float* out8);
+
+struct QDotTable {
+  const char* isa;
+  QuantizeActFn quantize_a32;
+  QuantizeActFn quantize_a256;
+  QDotFn q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k;
+  Gemv8Fn gemv8_q4_0, gemv8_q8_0, gemv8_q4_k, gemv8_q6_k;
+
+  QDotFn dot(TensorType weight_type) const;
+  Gemv8Fn gemv8(TensorType weight_type) const;
+  QuantizeActFn quantize(ActFormat format) const { return format == ActFormat::A32 ? quantize_a32 : quantize_a256; }
+};
+
+// The scalar reference: the definition every SIMD table is tested against.
+const QDotTable& scalar_qdot();
+// nullptr when the CPU or the build lacks AVX2 (+FMA).
+const QDotTable* avx2_qdot();
+// The best table for this CPU (FRUGAL_ISA=scalar forces the reference).
+const QDotTable& qdot();
+
+}  // namespace frugal

@@ -1,0 +1,126 @@
+#include "kernels/repack.h"
+
+#include <cstring>
+
+#include "base/error.h"
+#include "quant/blocks.h"
+#include "quant/kquant_scales.h"
+
+namespace frugal {
+
+namespace {
+
+using quant_detail::k4_scale_min;
+using quant_detail::q4_at;
+using quant_detail::q6_at;
+
+void repack_q4_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t* out = dst + b * 144;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ4_0*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      for (int c = 0; c < 4; ++c) {
+        for (int i = 0; i < 4; ++i) {
+          // Original byte j: low nibble element j, high nibble element j + 16: slice byte i
+          // of slice c is exactly original byte 4c + i.
+          out[16 + 32 * c + 4 * r + i] = blk.qs[4 * c + i];
+        }
+      }
+    }
+  }
+}
+
+void repack_q8_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t* out = dst + b * 272;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ8_0*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      for (int c = 0; c < 8; ++c) std::memcpy(out + 16 + 32 * c + 4 * r, blk.qs + 4 * c, 4);
+    }
+  }
+}
+
+void repack_q4_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t* out = dst + b * 1184;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ4_K*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      std::memcpy(out + 16 + 2 * r, &blk.dmin, 2);
+      for (int j = 0; j < 8; ++j) {
+        const auto sm = k4_scale_min(blk.scales, j);
+        out[32 + 8 * j + r] = static_cast<uint8_t>(sm.scale);
+        out[96 + 8 * j + r] = static_cast<uint8_t>(sm.min);
+      }
+      for (int p = 0; p < 4; ++p) {
+        for (int c = 0; c < 8; ++c) {
+          for (int i = 0; i < 4; ++i) {
+            const int lo = q4_at(blk.qs, 64 * p + 4 * c + i);
+            const int hi = q4_at(blk.qs, 64 * p + 32 + 4 * c + i);
+            out[160 + 256 * p + 32 * c + 4 * r + i] = static_cast<uint8_t>(lo | hi << 4);
+          }
+        }
+      }
+    }
+  }
+}
+
+void repack_q6_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t* out = dst + b * 1680;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ6_K*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      for (int j = 0; j < 16; ++j) out[16 + 8 * j + r] = static_cast<uint8_t>(blk.scales[j]);
+      for (int u = 0; u < 8; ++u) {
+        uint8_t* g = out + 144 + 192 * u;
+        for (int c = 0; c < 4; ++c) {
+          for (int i = 0; i < 4; ++i) {
+            const int lo = q6_at(blk.ql, blk.qh, 32 * u + 4 * c + i);
+            const int hi = q6_at(blk.ql, blk.qh, 32 * u + 16 + 4 * c + i);
+            g[32 * c + 4 * r + i] = static_cast<uint8_t>((lo & 0x0F) | (hi & 0x0F) << 4);
+          }
+        }
+        for (int h = 0; h < 2; ++h) {
+          for (int i = 0; i < 4; ++i) {
+            uint8_t bits = 0;
+            for (int c = 0; c < 4; ++c) {
+              bits |= static_cast<uint8_t>((q6_at(blk.ql, blk.qh, 32 * u + 16 * h + 4 * c + i) >> 4) << (2 * c));
+            }
+            g[128 + 32 * h + 4 * r + i] = bits;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool can_repack(TensorType type) {
+  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K || type == TensorType::Q6_K;
+}
+
+size_t repacked_group_bytes(TensorType type, int64_t n) {
+  switch (type) {
+    case TensorType::Q4_0: return static_cast<size_t>(n / 32) * 144;
+    case TensorType::Q8_0: return static_cast<size_t>(n / 32) * 272;
+    case TensorType::Q4_K: return static_cast<size_t>(n / 256) * 1184;
+    case TensorType::Q6_K: return static_cast<size_t>(n / 256) * 1680;
+    default: fail("no repacked layout for {}", type_name(type));
+  }
+}
+
+void repack_group(TensorType type, const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  switch (type) {
+    case TensorType::Q4_0: repack_q4_0(src, stride, n, dst); break;
+    case TensorType::Q8_0: repack_q8_0(src, stride, n, dst); break;
+    case TensorType::Q4_K: repack_q4_k(src, stride, n, dst); break;
+    case TensorType::Q6_K: repack_q6_k(src, stride, n, dst); break;
+    default: fail("no repacked layout for {}", type_name(type));
+  }
+}
+
+}  // namespace frugal

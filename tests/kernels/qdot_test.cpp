@@ -1,0 +1,179 @@
+// Integer dot products: the scalar reference against dequantize-then-multiply (it computes
+// the right thing), and every SIMD table against the scalar reference (on awkward sizes).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "kernels/qdot.h"
+#include "kernels/repack.h"
+#include "quant/quant.h"
+
+namespace frugal {
+namespace {
+
+const TensorType kTypes[] = {TensorType::Q4_0, TensorType::Q4_1, TensorType::Q5_0, TensorType::Q5_1,
+                             TensorType::Q8_0, TensorType::Q2_K, TensorType::Q3_K, TensorType::Q4_K,
+                             TensorType::Q5_K, TensorType::Q6_K};
+
+std::vector<float> gaussian(size_t n, std::mt19937& rng, float scale) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+struct Quantized {
+  std::vector<uint8_t> bytes;
+  ActRow row;
+};
+
+Quantized quantize_act(const QDotTable& t, ActFormat f, const std::vector<float>& x) {
+  Quantized q;
+  q.bytes.assign(act_row_bytes(f, static_cast<int64_t>(x.size())) + 64, 0);
+  // 64-byte alignment as the backend provides.
+  auto* base = q.bytes.data() + (64 - reinterpret_cast<uintptr_t>(q.bytes.data()) % 64) % 64;
+  t.quantize(f)(x.data(), static_cast<int64_t>(x.size()), base);
+  q.row = act_row_view(f, base, static_cast<int64_t>(x.size()));
+  return q;
+}
+
+// Dequantized activation value i.
+float act_value(const ActRow& a, ActFormat f, size_t i) {
+  return a.q[i] * a.d[f == ActFormat::A32 ? i / 32 : i / 256];
+}
+
+TEST(QDot, ScalarReferenceEqualsDequantizedProduct) {
+  std::mt19937 rng(3);
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const ActFormat f = act_format(type);
+    for (int64_t n : {256, 512, 2048}) {
+      const auto wf = gaussian(static_cast<size_t>(n), rng, 0.05f);
+      std::vector<uint8_t> w(row_bytes(type, n));
+      quantize_row(type, wf.data(), w.data(), n);
+      std::vector<float> wd(static_cast<size_t>(n));
+      dequantize_row(type, w.data(), wd.data(), n);
+      const auto x = gaussian(static_cast<size_t>(n), rng, 1.0f);
+      const Quantized a = quantize_act(scalar_qdot(), f, x);
+      double want = 0.0, mag = 0.0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        want += static_cast<double>(wd[i]) * act_value(a.row, f, i);
+        mag += std::fabs(static_cast<double>(wd[i]) * act_value(a.row, f, i));
+      }
+      const float got = scalar_qdot().dot(type)(w.data(), a.row, n);
+      EXPECT_NEAR(got, want, 1e-5 * mag + 1e-7) << "n=" << n;
+    }
+  }
+}
+
+TEST(QDot, ActivationQuantizationIsExactInt8) {
+  std::mt19937 rng(5);
+  const auto x = gaussian(512, rng, 3.0f);
+  for (ActFormat f : {ActFormat::A32, ActFormat::A256}) {
+    const Quantized a = quantize_act(scalar_qdot(), f, x);
+    const size_t block = f == ActFormat::A32 ? 32 : 256;
+    for (size_t i = 0; i < x.size(); ++i) {
+      EXPECT_LE(std::fabs(act_value(a.row, f, i) - x[i]), a.row.d[i / block] * 0.5f + 1e-6f);
+    }
+  }
+  // All zeros quantize to zeros with a zero scale (no division by zero).
+  std::vector<float> zeros(256, 0.0f);
+  const Quantized z = quantize_act(scalar_qdot(), ActFormat::A256, zeros);
+  EXPECT_EQ(z.row.d[0], 0.0f);
+  EXPECT_EQ(z.row.q[17], 0);
+}
+
+TEST(QDot, SimdMatchesScalarReference) {
+  std::vector<const QDotTable*> tables;
+  if (const QDotTable* t = avx2_qdot()) tables.push_back(t);
+  if (tables.empty()) GTEST_SKIP() << "no SIMD integer dot table on this CPU";
+  const QDotTable& ref = scalar_qdot();
+  std::mt19937 rng(11);
+  for (const QDotTable* simd : tables) {
+    SCOPED_TRACE(simd->isa);
+    for (TensorType type : kTypes) {
+      SCOPED_TRACE(std::string(type_name(type)));
+      const ActFormat f = act_format(type);
+      for (int64_t n : {256, 768, 4096}) {
+        const auto x = gaussian(static_cast<size_t>(n), rng, 2.0f);
+        // Quantized activations are bit-identical between implementations.
+        const Quantized a_ref = quantize_act(ref, f, x);
+        const Quantized a_simd = quantize_act(*simd, f, x);
+        const size_t q_bytes = static_cast<size_t>(n);
+        ASSERT_EQ(0, std::memcmp(a_ref.row.q, a_simd.row.q, q_bytes));
+        const size_t blocks = static_cast<size_t>(n) / (f == ActFormat::A32 ? 32 : 256);
+        ASSERT_EQ(0, std::memcmp(a_ref.row.d, a_simd.row.d, blocks * sizeof(float)));
+        if (f == ActFormat::A32) {
+          ASSERT_EQ(0, std::memcmp(a_ref.row.sum, a_simd.row.sum, blocks * sizeof(float)));
+        } else {
+          ASSERT_EQ(0, std::memcmp(a_ref.row.bsums, a_simd.row.bsums, static_cast<size_t>(n) / 16 * 2));
+        }
+        // Random weight bytes (any bit pattern is a valid block, scales included) and
+        // properly quantized weights.
+        for (int variant = 0; variant < 2; ++variant) {
+          std::vector<uint8_t> w(row_bytes(type, n));
+          if (variant == 0) {
+            const auto wf = gaussian(static_cast<size_t>(n), rng, 0.1f);
+            quantize_row(type, wf.data(), w.data(), n);
+          } else {
+            for (auto& b : w) b = static_cast<uint8_t>(rng());
+            // Keep fp16 scales finite so the sums are comparable.
+            std::vector<float> probe(static_cast<size_t>(n));
+            dequantize_row(type, w.data(), probe.data(), n);
+            bool finite = true;
+            for (float v : probe) finite = finite && std::isfinite(v) && std::fabs(v) < 1e4f;
+            if (!finite) continue;
+          }
+          const float want = ref.dot(type)(w.data(), a_ref.row, n);
+          const float got = simd->dot(type)(w.data(), a_ref.row, n);
+          EXPECT_NEAR(got, want, 1e-4f * std::fabs(want) + 1e-3f) << "n=" << n << " variant " << variant;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace frugal
+
+namespace frugal {
+namespace {
+
+// Repacked groups of 8 rows give each row's dot product, in the reference and in SIMD.
+TEST(QDot, RepackedGroupsMatchRowDots) {
+  std::mt19937 rng(17);
+  std::vector<const QDotTable*> tables = {&scalar_qdot()};
+  if (const QDotTable* t = avx2_qdot()) tables.push_back(t);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    ASSERT_TRUE(can_repack(type));
+    const ActFormat f = act_format(type);
+    for (int64_t n : {256, 1280}) {
+      const size_t rb = row_bytes(type, n);
+      std::vector<uint8_t> rows(rb * 8);
+      for (int r = 0; r < 8; ++r) {
+        const auto wf = gaussian(static_cast<size_t>(n), rng, 0.02f * (r + 1));
+        quantize_row(type, wf.data(), rows.data() + r * rb, n);
+      }
+      std::vector<uint8_t> group(repacked_group_bytes(type, n));
+      repack_group(type, rows.data(), rb, n, group.data());
+      const auto x = gaussian(static_cast<size_t>(n), rng, 1.5f);
+      const Quantized a = quantize_act(scalar_qdot(), f, x);
+      for (const QDotTable* t : tables) {
+        SCOPED_TRACE(t->isa);
+        float out[8];
+        t->gemv8(type)(group.data(), a.row, n, out);
+        for (int r = 0; r < 8; ++r) {
+          const float want = scalar_qdot().dot(type)(rows.data() + r * rb, a.row, n);
+          EXPECT_NEAR(out[r], want, 1e-4f * std::fabs(want) + 1e-4f) << "row " << r << " n=" << n;
+        }
+      }
+    }
+  }
+  EXPECT_FALSE(can_repack(TensorType::Q5_1));
+}
+
+}  // namespace
+}  // namespace frugal

@@ -180,18 +180,19 @@ class CpuBackend final : public Backend {
     o.set_rows(in.rows());
     ++o.version;
     const uint8_t* act = has_qdot(w.type) ? quantized_activations(in, act_format(w.type)) : nullptr;
-    // Row blocks of 16 keep each thread's output writes on its own cache lines.
-    parallel(w.rows * w.cols * in.rows(), [&](int t, int nt) {
-      const int64_t blocks = (w.rows + 15) / 16;
-      const int64_t per = (blocks + nt - 1) / nt;
-      const int64_t r0 = std::min(w.rows, per * 16 * t);
-      const int64_t r1 = std::min(w.rows, per * 16 * (t + 1));
-      if (r0 >= r1) return;
+    // Chunks of whole 16-row blocks: each thread's output writes stay on their own cache
+    // lines, and repacked 8-row groups are never split.
+    const int64_t blocks = (w.rows + 15) / 16;
+    const int64_t chunks = std::min<int64_t>(blocks, 4 * pool_.size());
+    const int64_t per = (blocks + chunks - 1) / chunks * 16;
+    parallel(w.rows * w.cols * in.rows(), (w.rows + per - 1) / per, [&](size_t chunk, int thread) {
+      const int64_t r0 = static_cast<int64_t>(chunk) * per;
+      const int64_t r1 = std::min(w.rows, r0 + per);
       if (act != nullptr) {
         matmul_rows_quantized(w, act, act_stride_, in.rows(), o.row(0), o.cols(), r0, r1);
       } else {
         matmul_rows(w, in.row(0), in.cols(), in.rows(), o.row(0), o.cols(), r0, r1,
-                    scratch_[static_cast<size_t>(t)].get());
+                    scratch_[static_cast<size_t>(thread)].get());
       }
     });
   }
@@ -270,9 +271,10 @@ class CpuBackend final : public Backend {
     const bool f16 = kv.type() == TensorType::F16;
     const size_t n_items = static_cast<size_t>(qt.rows()) * static_cast<size_t>(cfg.n_head);
     const int64_t keys = layout.positions[static_cast<size_t>(qt.rows() - 1)] + 1;
-    parallel(static_cast<int64_t>(n_items) * keys * hd, [&](int t, int nt) {
-      float* acc = scratch_[static_cast<size_t>(t)].get();
-      for (size_t item = static_cast<size_t>(t); item < n_items; item += static_cast<size_t>(nt)) {
+    const size_t n_chunks = std::min(n_items, static_cast<size_t>(4 * pool_.size()));
+    parallel(static_cast<int64_t>(n_items) * keys * hd, n_chunks, [&](size_t chunk, int thread) {
+      float* acc = scratch_[static_cast<size_t>(thread)].get();
+      for (size_t item = chunk; item < n_items; item += n_chunks) {
         const auto row = static_cast<int64_t>(item / static_cast<size_t>(cfg.n_head));
         const int h = static_cast<int>(item % static_cast<size_t>(cfg.n_head));
         const int kvh = h / group;
@@ -380,12 +382,13 @@ class CpuBackend final : public Backend {
   // threads costs more than the work (tiny models, single-token decode of small layers).
   static constexpr int64_t kMinParallelWork = 1 << 15;
 
+  // Runs fn(chunk, thread) for n_chunks chunks, on the pool unless the op is too small.
   template <typename F>
-  void parallel(int64_t work, F&& fn) {
+  void parallel(int64_t work, int64_t n_chunks, F&& fn) {
     if (work < kMinParallelWork) {
-      fn(0, 1);
+      for (int64_t c = 0; c < n_chunks; ++c) fn(static_cast<size_t>(c), 0);
     } else {
-      pool_.run(fn);
+      pool_.run_chunks(static_cast<size_t>(n_chunks), fn);
     }
   }
 

@@ -5,7 +5,7 @@
 namespace frugal {
 
 namespace {
-// Roughly 20-50 microseconds of polling before a worker goes to sleep.
+// Roughly 20-50 microseconds of polling before a thread goes to sleep.
 constexpr int kSpinIterations = 1 << 14;
 
 inline void cpu_relax() {
@@ -24,59 +24,79 @@ ThreadPool::ThreadPool(int n_threads) : n_threads_(n_threads) {
 }
 
 ThreadPool::~ThreadPool() {
-  stop_.store(true, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  stop_.store(true);
+  generation_.fetch_add(2);
   generation_.notify_all();
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::run_job(int index) {
-  try {
-    (*job_)(index, n_threads_);
-  } catch (...) {
-    std::lock_guard<std::mutex> lock(error_mutex_);
-    if (!error_) error_ = std::current_exception();
+// Claims and runs chunks of the open job until none is left.
+void ThreadPool::work(int thread) {
+  for (;;) {
+    const size_t c = next_chunk_.fetch_add(1);
+    if (c >= n_chunks_) return;
+    try {
+      (*job_)(c, thread);
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mutex_);
+      if (!error_) error_ = std::current_exception();
+    }
+    if (done_chunks_.fetch_add(1) + 1 == n_chunks_) done_chunks_.notify_one();
   }
 }
 
 void ThreadPool::worker(int index) {
   uint64_t seen = 0;
   for (;;) {
-    uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int i = 0; g == seen && i < kSpinIterations; ++i) {
+    uint64_t g = generation_.load();
+    for (int i = 0; (g == seen || (g & 1) == 0) && i < kSpinIterations && !stop_.load(); ++i) {
       cpu_relax();
-      g = generation_.load(std::memory_order_acquire);
+      g = generation_.load();
     }
-    while (g == seen) {
-      generation_.wait(seen, std::memory_order_acquire);
-      g = generation_.load(std::memory_order_acquire);
+    while ((g == seen || (g & 1) == 0) && !stop_.load()) {
+      generation_.wait(g);
+      g = generation_.load();
     }
+    if (stop_.load()) return;
+    // Announce ourselves, then confirm the job we saw is still open: if the pool closed it
+    // meanwhile, it may already be preparing the next one and we must not touch it.
+    inside_.fetch_add(1);
+    if (generation_.load() == g) work(index);
+    inside_.fetch_sub(1);
     seen = g;
-    if (stop_.load(std::memory_order_acquire)) return;
-    run_job(index);
-    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) pending_.notify_one();
   }
 }
 
-void ThreadPool::run(const std::function<void(int, int)>& fn) {
-  if (n_threads_ == 1) {
-    fn(0, 1);
+void ThreadPool::run_chunks(size_t n_chunks, const std::function<void(size_t, int)>& fn) {
+  if (n_chunks == 0) return;
+  if (n_threads_ == 1 || n_chunks == 1) {
+    for (size_t c = 0; c < n_chunks; ++c) fn(c, 0);
     return;
   }
   job_ = &fn;
+  n_chunks_ = n_chunks;
   error_ = nullptr;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  next_chunk_.store(0);
+  done_chunks_.store(0);
+  generation_.fetch_add(1);  // odd: open
   generation_.notify_all();
-  run_job(0);
-  int p = pending_.load(std::memory_order_acquire);
-  for (int i = 0; p != 0 && i < kSpinIterations; ++i) {
+  work(0);
+  size_t done = done_chunks_.load();
+  for (int i = 0; done != n_chunks && i < kSpinIterations; ++i) {
     cpu_relax();
-    p = pending_.load(std::memory_order_acquire);
+    done = done_chunks_.load();
   }
-  while (p != 0) {
-    pending_.wait(p, std::memory_order_acquire);
-    p = pending_.load(std::memory_order_acquire);
+  while (done != n_chunks) {
+    done_chunks_.wait(done);
+    done = done_chunks_.load();
+  }
+  generation_.fetch_add(1);  // even: closed; late workers back off
+  // Workers that announced themselves before the close may still read the job's fields
+  // (finding no chunk left); wait for them before the fields are reused.
+  int inside = inside_.load();
+  while (inside != 0) {
+    cpu_relax();
+    inside = inside_.load();
   }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);

@@ -114,7 +114,7 @@ double measure_read_bandwidth(int n_threads, size_t buffer_bytes, int passes) {
   ThreadPool pool(n_threads);
   // Each thread touches (and later reads) its own slice, so pages sit near it.
   const size_t per = (words / static_cast<size_t>(n_threads)) / 64 * 64;
-  pool.run([&](int t, int) {
+  pool.run_chunks(static_cast<size_t>(n_threads), [&](size_t t, int) {
     uint64_t* p = buf.get() + per * static_cast<size_t>(t);
     for (size_t i = 0; i < per; ++i) p[i] = i * 0x9E3779B97F4A7C15ull;
   });
@@ -124,7 +124,7 @@ double measure_read_bandwidth(int n_threads, size_t buffer_bytes, int passes) {
   std::vector<double> rates;
   for (int pass = 0; pass < passes; ++pass) {
     const auto t0 = Clock::now();
-    pool.run([&](int t, int) {
+    pool.run_chunks(static_cast<size_t>(n_threads), [&](size_t t, int) {
       const uint64_t* p = buf.get() + per * static_cast<size_t>(t);
 #if defined(__x86_64__)
       g_sink += avx2 ? read_avx2(p, per) : read_generic(p, per);
@@ -151,7 +151,7 @@ double measure_fma_gflops(int n_threads, int vector_bits) {
   for (int pass = 0; pass < 3; ++pass) {  // the best pass: a peak, not a typical rate
     std::atomic<double> flops{0.0};
     const auto t0 = Clock::now();
-    pool.run([&](int, int) {
+    pool.run_chunks(static_cast<size_t>(n_threads), [&](size_t, int) {
       const double f_done = kernel(iters);
       double cur = flops.load();
       while (!flops.compare_exchange_weak(cur, cur + f_done)) {

@@ -199,7 +199,7 @@ void write_synthetic_model(const SynthSpec& s, const GgufMetadata& tok, const st
       // Rows are handed out in chunks; thread 0 (the writer's thread) reports progress.
       constexpr int64_t kChunk = 16;
       std::atomic<int64_t> next{0}, done{0};
-      pool.run([&](int thread, int) {
+      pool.run_chunks(static_cast<size_t>(pool.size()), [&](size_t, int thread) {
         std::vector<float> row(static_cast<size_t>(cols));
         for (int64_t r0 = next.fetch_add(kChunk); r0 < rows; r0 = next.fetch_add(kChunk)) {
           const int64_t r1 = std::min(rows, r0 + kChunk);

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <thread>
 #include <cmath>
 #include <limits>
 
@@ -51,31 +52,50 @@ TEST(TensorTypes, TraitsAndNames) {
   EXPECT_EQ(type_name(TensorType::IQ2_XXS), "IQ2_XXS");
 }
 
-TEST(ThreadPool, RunsEveryThreadOnceAndPropagatesErrors) {
+TEST(ThreadPool, RunsEveryChunkOnceAndPropagatesErrors) {
   for (int n : {1, 2, 3, 8}) {
     ThreadPool pool(n);
     for (int rep = 0; rep < 200; ++rep) {
-      std::atomic<int> mask{0};
-      pool.run([&](int t, int nt) {
-        EXPECT_EQ(nt, n);
-        mask.fetch_or(1 << t);
+      const size_t chunks = 1 + static_cast<size_t>(rep % 37);
+      std::vector<std::atomic<int>> hits(chunks);
+      std::atomic<bool> thread_ok{true};
+      pool.run_chunks(chunks, [&](size_t c, int t) {
+        if (t < 0 || t >= n) thread_ok = false;
+        ++hits[c];
       });
-      EXPECT_EQ(mask.load(), (1 << n) - 1);
+      for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+      EXPECT_TRUE(thread_ok.load());
     }
-    std::vector<int> hits(1000, 0);
-    pool.parallel_for(hits.size(), 7, [&](size_t b, size_t e) {
-      for (size_t i = b; i < e; ++i) ++hits[i];
+    std::vector<int> cover(1000, 0);
+    pool.parallel_for(cover.size(), 7, [&](size_t b, size_t e) {
+      EXPECT_EQ(b % 7, 0u);
+      for (size_t i = b; i < e; ++i) ++cover[i];
     });
-    for (int h : hits) EXPECT_EQ(h, 1);
-    EXPECT_THROW(pool.run([](int t, int) {
-      if (t == 0) fail("boom");
+    for (int h : cover) EXPECT_EQ(h, 1);
+    EXPECT_THROW(pool.run_chunks(5, [](size_t c, int) {
+      if (c == 3) fail("boom");
     }), Error);
     // Still usable after an error.
     std::atomic<int> count{0};
-    pool.run([&](int, int) { ++count; });
-    EXPECT_EQ(count.load(), n);
+    pool.run_chunks(9, [&](size_t, int) { ++count; });
+    EXPECT_EQ(count.load(), 9);
   }
   EXPECT_THROW(ThreadPool(0), Error);
+}
+
+// A thread the OS keeps off the CPU must not hold the others up: the calling thread takes
+// the chunks itself. Here one chunk blocks until all the others are done, which only
+// terminates if the remaining chunks are claimed dynamically.
+TEST(ThreadPool, OtherThreadsCoverASlowOne) {
+  ThreadPool pool(2);
+  std::atomic<int> done{0};
+  pool.run_chunks(50, [&](size_t c, int) {
+    if (c == 0) {
+      while (done.load() < 49) std::this_thread::yield();
+    }
+    ++done;
+  });
+  EXPECT_EQ(done.load(), 50);
 }
 
 }  // namespace

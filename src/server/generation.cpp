@@ -219,7 +219,9 @@ asio::awaitable<bool> Server::Impl::generate(Stream& stream, HttpRequest& req, b
       client_gone = true;
       break;
     }
-    co_await waker->wait(std::chrono::milliseconds(250));
+    // Sleep only after a take that found nothing: events pushed while we were writing
+    // (whose notifications found the waker already pending) are picked up first.
+    if (events.empty()) co_await waker->wait(std::chrono::milliseconds(250));
   }
   if (client_gone) {
     // The client left: stop generating now so its KV blocks return to the pool.

@@ -53,6 +53,7 @@ Server::Impl::Impl(Scheduler& s, const std::string& model_path, const ServerConf
       model(s.model()),
       config(cfg),
       model_id(cfg.model_alias.empty() ? std::filesystem::path(model_path).filename().string() : cfg.model_alias),
+      chat_template_origin(),
       chat_template(pick_template(s.model(), cfg.chat_template, chat_template_origin)),
       ioc(std::max(1, cfg.io_threads)),
       acceptor(ioc),
@@ -165,6 +166,10 @@ asio::awaitable<void> Server::Impl::accept_loop() {
       continue;
     }
     ++open_connections;
+    // Streamed tokens are small writes: without TCP_NODELAY, Nagle's algorithm holds each
+    // one back until the previous is acknowledged, and delayed ACKs make that ~40 ms.
+    boost::system::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
     auto executor = socket.get_executor();
     asio::co_spawn(executor, session(std::move(socket)), asio::detached);
   }

@@ -80,8 +80,8 @@ struct Server::Impl {
   const Model& model;
   ServerConfig config;
   std::string model_id;
+  std::string chat_template_origin;  // before chat_template: its initialiser writes this
   chat::ChatTemplate chat_template;
-  std::string chat_template_origin;
   ServerMetrics metrics;
   asio::io_context ioc;
   tcp::acceptor acceptor;

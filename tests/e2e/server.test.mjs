@@ -249,7 +249,9 @@ test("an idle connection and a byte-a-second client do not slow the others", asy
 });
 
 test("queue full gives 429 with Retry-After; API key is enforced", async () => {
-  const s = await startServer(["--parallel", "1", "--max-queue", "1", "--api-key", "sekret"]);
+  // A context far beyond the model's 512 keeps the first request generating for seconds,
+  // so the second one is still queued when we look (with 512 a fast machine finishes first).
+  const s = await startServer(["--parallel", "1", "--max-queue", "1", "--api-key", "sekret", "-c", "65536"]);
   const noKey = await fetch(`${s.url}/v1/models`);
   assert.equal(noKey.status, 401);
   assert.equal((await fetch(`${s.url}/health`)).status, 200);

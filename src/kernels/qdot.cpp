@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "base/error.h"
+#include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
 
 namespace frugal {
@@ -75,15 +76,22 @@ QDotFn QDotTable::dot(TensorType t) const {
 Gemv8Fn QDotTable::gemv8(TensorType t) const {
   switch (t) {
     case TensorType::Q4_0: return gemv8_q4_0;
+    case TensorType::Q4_1: return gemv8_q4_1;
+    case TensorType::Q5_0: return gemv8_q5_0;
+    case TensorType::Q5_1: return gemv8_q5_1;
     case TensorType::Q8_0: return gemv8_q8_0;
+    case TensorType::Q2_K: return gemv8_q2_k;
+    case TensorType::Q3_K: return gemv8_q3_k;
     case TensorType::Q4_K: return gemv8_q4_k;
+    case TensorType::Q5_K: return gemv8_q5_k;
     case TensorType::Q6_K: return gemv8_q6_k;
     default: fail("no repacked kernel for {}", type_name(t));
   }
 }
 
 #if defined(__x86_64__)
-const QDotTable& avx2_qdot_table();  // kernels/x86/qdot_avx2.cpp
+const QDotTable& avx2_qdot_table();    // kernels/x86/qdot_avx2.cpp
+const QDotTable& avx512_qdot_table();  // kernels/x86/qdot_avx512.cpp
 #endif
 
 const QDotTable* avx2_qdot() {
@@ -93,10 +101,28 @@ const QDotTable* avx2_qdot() {
   return nullptr;
 }
 
+const QDotTable* avx512_qdot() {
+#if defined(__x86_64__)
+  const CpuFeatures& f = cpu_features();
+  // The AVX-512 table reuses AVX2 entries for what it does not specialise.
+  if (avx2_qdot() != nullptr && f.avx512f && f.avx512bw && f.avx512vl && f.avx512vnni) return &avx512_qdot_table();
+#endif
+  return nullptr;
+}
+
+std::vector<const QDotTable*> available_qdot_tables() {
+  std::vector<const QDotTable*> tables = {&scalar_qdot()};
+  if (const QDotTable* t = avx2_qdot()) tables.push_back(t);
+  if (const QDotTable* t = avx512_qdot()) tables.push_back(t);
+  return tables;
+}
+
 const QDotTable& qdot() {
   static const QDotTable* chosen = [] {
     const char* force = std::getenv("FRUGAL_ISA");
     if (force != nullptr && std::strcmp(force, "scalar") == 0) return &scalar_qdot();
+    const bool cap_avx2 = force != nullptr && std::strcmp(force, "avx2") == 0;
+    if (const QDotTable* t = avx512_qdot(); t != nullptr && !cap_avx2) return t;
     if (const QDotTable* t = avx2_qdot()) return t;
     return &scalar_qdot();
   }();

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "base/tensor_type.h"
 
@@ -40,12 +41,15 @@ using QDotFn = float (*)(const uint8_t* w, const ActRow& a, int64_t n);
 // The 8 dots of one repacked group of 8 rows (kernels/repack.h) with an activation row.
 using Gemv8Fn = void (*)(const uint8_t* group, const ActRow& a, int64_t n, float* out8);
 
+// One kernel per weight type and operation for one ISA. Tables are written with designated
+// initializers; an ISA without its own version of an entry points at the next simpler ISA's.
 struct QDotTable {
   const char* isa;
   QuantizeActFn quantize_a32;
   QuantizeActFn quantize_a256;
   QDotFn q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k;
-  Gemv8Fn gemv8_q4_0, gemv8_q8_0, gemv8_q4_k, gemv8_q6_k;
+  Gemv8Fn gemv8_q4_0, gemv8_q4_1, gemv8_q5_0, gemv8_q5_1, gemv8_q8_0, gemv8_q2_k, gemv8_q3_k, gemv8_q4_k,
+      gemv8_q5_k, gemv8_q6_k;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;
@@ -54,9 +58,14 @@ struct QDotTable {
 
 // The scalar reference: the definition every SIMD table is tested against.
 const QDotTable& scalar_qdot();
-// nullptr when the CPU or the build lacks AVX2 (+FMA).
+// nullptr when the CPU or the build lacks AVX2 (+FMA, F16C).
 const QDotTable* avx2_qdot();
-// The best table for this CPU (FRUGAL_ISA=scalar forces the reference).
+// nullptr when the CPU or the build lacks AVX-512 F/BW/VL with VNNI (and AVX2).
+const QDotTable* avx512_qdot();
+// Every table this CPU can run, the scalar reference first (what the tests compare).
+std::vector<const QDotTable*> available_qdot_tables();
+// The best table for this CPU. FRUGAL_ISA=scalar or FRUGAL_ISA=avx2 caps the choice (to
+// compare ISAs on one machine); a value the CPU cannot run falls back to the best it can.
 const QDotTable& qdot();
 
 }  // namespace frugal

@@ -249,16 +249,44 @@ float dot_q6_k(const uint8_t* w, const ActRow& a, int64_t n) {
 
 }  // namespace
 
-void gemv8_q4_0_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);  // gemv8_scalar.cpp
+// The repacked x8 references, in gemv8_scalar.cpp.
+void gemv8_q4_0_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q4_1_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q5_0_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q5_1_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q8_0_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q2_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q3_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q4_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q5_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q6_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 
 const QDotTable& scalar_qdot() {
-  static const QDotTable table{"scalar",          quantize_a32,      quantize_a256,     dot_q4_0, dot_q4_1,
-                               dot_q5_0,          dot_q5_1,          dot_q8_0,          dot_q2_k, dot_q3_k,
-                               dot_q4_k,          dot_q5_k,          dot_q6_k,          gemv8_q4_0_scalar,
-                               gemv8_q8_0_scalar, gemv8_q4_k_scalar, gemv8_q6_k_scalar};
+  static const QDotTable table{
+      .isa = "scalar",
+      .quantize_a32 = quantize_a32,
+      .quantize_a256 = quantize_a256,
+      .q4_0 = dot_q4_0,
+      .q4_1 = dot_q4_1,
+      .q5_0 = dot_q5_0,
+      .q5_1 = dot_q5_1,
+      .q8_0 = dot_q8_0,
+      .q2_k = dot_q2_k,
+      .q3_k = dot_q3_k,
+      .q4_k = dot_q4_k,
+      .q5_k = dot_q5_k,
+      .q6_k = dot_q6_k,
+      .gemv8_q4_0 = gemv8_q4_0_scalar,
+      .gemv8_q4_1 = gemv8_q4_1_scalar,
+      .gemv8_q5_0 = gemv8_q5_0_scalar,
+      .gemv8_q5_1 = gemv8_q5_1_scalar,
+      .gemv8_q8_0 = gemv8_q8_0_scalar,
+      .gemv8_q2_k = gemv8_q2_k_scalar,
+      .gemv8_q3_k = gemv8_q3_k_scalar,
+      .gemv8_q4_k = gemv8_q4_k_scalar,
+      .gemv8_q5_k = gemv8_q5_k_scalar,
+      .gemv8_q6_k = gemv8_q6_k_scalar,
+  };
   return table;
 }
 

@@ -11,6 +11,7 @@ namespace frugal {
 namespace {
 
 using quant_detail::k4_scale_min;
+using quant_detail::q3k_scale;
 using quant_detail::q4_at;
 using quant_detail::q6_at;
 
@@ -31,6 +32,95 @@ void repack_q4_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
   }
 }
 
+// The 16 nibble bytes of a legacy block as Q4_0's 4 slices (slice byte i of slice c is
+// original byte 4c + i: low nibble element 4c + i, high nibble element 16 + 4c + i).
+void put_nibble_slices(const uint8_t* qs, int r, uint8_t* slices) {
+  for (int c = 0; c < 4; ++c) std::memcpy(slices + 32 * c + 4 * r, qs + 4 * c, 4);
+}
+
+// Q5_0/Q5_1's high-bit slice: bit c of byte i = fifth bit of element 4c + i, bit 4 + c =
+// that of element 16 + 4c + i.
+void put_q5_high_slice(const uint8_t* qh_bytes, int r, uint8_t* slice) {
+  uint32_t qh;
+  std::memcpy(&qh, qh_bytes, 4);
+  for (int i = 0; i < 4; ++i) {
+    uint8_t bits = 0;
+    for (int c = 0; c < 4; ++c) {
+      bits |= static_cast<uint8_t>(((qh >> (4 * c + i)) & 1) << c);
+      bits |= static_cast<uint8_t>(((qh >> (16 + 4 * c + i)) & 1) << (4 + c));
+    }
+    slice[4 * r + i] = bits;
+  }
+}
+
+void repack_q4_1(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t* out = dst + b * 160;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ4_1*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      std::memcpy(out + 16 + 2 * r, &blk.m, 2);
+      put_nibble_slices(blk.qs, r, out + 32);
+    }
+  }
+}
+
+void repack_q5_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t* out = dst + b * 176;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ5_0*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      put_nibble_slices(blk.qs, r, out + 16);
+      put_q5_high_slice(blk.qh, r, out + 144);
+    }
+  }
+}
+
+void repack_q5_1(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 32; ++b) {
+    uint8_t* out = dst + b * 192;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ5_1*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      std::memcpy(out + 16 + 2 * r, &blk.m, 2);
+      put_nibble_slices(blk.qs, r, out + 32);
+      put_q5_high_slice(blk.qh, r, out + 160);
+    }
+  }
+}
+
+// `bytes` (4 * n_slices of one row) as slices: slice byte i of slice c = bytes[4c + i].
+void put_byte_slices(const uint8_t* bytes, int n_slices, int r, uint8_t* slices) {
+  for (int c = 0; c < n_slices; ++c) std::memcpy(slices + 32 * c + 4 * r, bytes + 4 * c, 4);
+}
+
+void repack_q2_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t* out = dst + b * 672;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ2_K*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      std::memcpy(out + 16 + 2 * r, &blk.dmin, 2);
+      for (int j = 0; j < 16; ++j) out[32 + 8 * j + r] = blk.scales[j];
+      put_byte_slices(blk.qs, 16, r, out + 160);  // halves h = 0, 1 are slices 0..7, 8..15
+    }
+  }
+}
+
+void repack_q3_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  for (int64_t b = 0; b < n / 256; ++b) {
+    uint8_t* out = dst + b * 912;
+    for (int r = 0; r < 8; ++r) {
+      const auto& blk = reinterpret_cast<const BlockQ3_K*>(src + r * stride)[b];
+      std::memcpy(out + 2 * r, &blk.d, 2);
+      for (int j = 0; j < 16; ++j) out[16 + 8 * j + r] = static_cast<uint8_t>(q3k_scale(blk.scales, j) - 32);
+      put_byte_slices(blk.qs, 16, r, out + 144);
+      put_byte_slices(blk.hmask, 8, r, out + 656);
+    }
+  }
+}
+
 void repack_q8_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
   for (int64_t b = 0; b < n / 32; ++b) {
     uint8_t* out = dst + b * 272;
@@ -42,11 +132,16 @@ void repack_q8_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
   }
 }
 
-void repack_q4_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+// Q4_K, and Q5_K whose low four bits are laid out the same way, its qh appended.
+template <typename Block>
+void repack_q45_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
+  constexpr bool kFifthBit = sizeof(Block) == sizeof(BlockQ5_K);
+  constexpr int64_t kBytes = kFifthBit ? 1440 : 1184;
   for (int64_t b = 0; b < n / 256; ++b) {
-    uint8_t* out = dst + b * 1184;
+    uint8_t* out = dst + b * kBytes;
     for (int r = 0; r < 8; ++r) {
-      const auto& blk = reinterpret_cast<const BlockQ4_K*>(src + r * stride)[b];
+      const auto& blk = reinterpret_cast<const Block*>(src + r * stride)[b];
+      if constexpr (kFifthBit) put_byte_slices(blk.qh, 8, r, out + 1184);
       std::memcpy(out + 2 * r, &blk.d, 2);
       std::memcpy(out + 16 + 2 * r, &blk.dmin, 2);
       for (int j = 0; j < 8; ++j) {
@@ -100,14 +195,27 @@ void repack_q6_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
 }  // namespace
 
 bool can_repack(TensorType type) {
-  return type == TensorType::Q4_0 || type == TensorType::Q8_0 || type == TensorType::Q4_K || type == TensorType::Q6_K;
+  switch (type) {
+    case TensorType::Q4_0: case TensorType::Q4_1: case TensorType::Q5_0: case TensorType::Q5_1:
+    case TensorType::Q8_0: case TensorType::Q2_K: case TensorType::Q3_K: case TensorType::Q4_K:
+    case TensorType::Q5_K: case TensorType::Q6_K:
+      return true;
+    default:
+      return false;
+  }
 }
 
 size_t repacked_group_bytes(TensorType type, int64_t n) {
   switch (type) {
     case TensorType::Q4_0: return static_cast<size_t>(n / 32) * 144;
+    case TensorType::Q4_1: return static_cast<size_t>(n / 32) * 160;
+    case TensorType::Q5_0: return static_cast<size_t>(n / 32) * 176;
+    case TensorType::Q5_1: return static_cast<size_t>(n / 32) * 192;
     case TensorType::Q8_0: return static_cast<size_t>(n / 32) * 272;
+    case TensorType::Q2_K: return static_cast<size_t>(n / 256) * 672;
+    case TensorType::Q3_K: return static_cast<size_t>(n / 256) * 912;
     case TensorType::Q4_K: return static_cast<size_t>(n / 256) * 1184;
+    case TensorType::Q5_K: return static_cast<size_t>(n / 256) * 1440;
     case TensorType::Q6_K: return static_cast<size_t>(n / 256) * 1680;
     default: fail("no repacked layout for {}", type_name(type));
   }
@@ -116,8 +224,14 @@ size_t repacked_group_bytes(TensorType type, int64_t n) {
 void repack_group(TensorType type, const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
   switch (type) {
     case TensorType::Q4_0: repack_q4_0(src, stride, n, dst); break;
+    case TensorType::Q4_1: repack_q4_1(src, stride, n, dst); break;
+    case TensorType::Q5_0: repack_q5_0(src, stride, n, dst); break;
+    case TensorType::Q5_1: repack_q5_1(src, stride, n, dst); break;
     case TensorType::Q8_0: repack_q8_0(src, stride, n, dst); break;
-    case TensorType::Q4_K: repack_q4_k(src, stride, n, dst); break;
+    case TensorType::Q2_K: repack_q2_k(src, stride, n, dst); break;
+    case TensorType::Q3_K: repack_q3_k(src, stride, n, dst); break;
+    case TensorType::Q4_K: repack_q45_k<BlockQ4_K>(src, stride, n, dst); break;
+    case TensorType::Q5_K: repack_q45_k<BlockQ5_K>(src, stride, n, dst); break;
     case TensorType::Q6_K: repack_q6_k(src, stride, n, dst); break;
     default: fail("no repacked layout for {}", type_name(type));
   }

@@ -5,17 +5,38 @@
 // broadcast 4-byte slice of the activations: no horizontal sums, one scale conversion per
 // 8 rows, and the weights stream through memory in the order the kernel consumes them.
 //
-// Layouts (per block position, per group of 8 rows r = 0..7; "slice[c][r]" is 4 bytes):
+// Layouts (per block position, per group of 8 rows r = 0..7; "slice[c][r]" is 4 bytes;
+// a run of slices c = 0..C-1 is C * 32 bytes, slice[c][r] at 32c + 4r):
 //   Q4_0 (144 bytes): fp16 d[8]; then 4 slices of 32 bytes: byte i of slice[c][r] holds
 //        element 4c+i in its low nibble and element 16+4c+i in its high nibble.
+//   Q4_1 (160 bytes): fp16 d[8], fp16 m[8]; then the 4 nibble slices of Q4_0.
+//   Q5_0 (176 bytes): fp16 d[8]; the 4 nibble slices of Q4_0; then one high-bit slice:
+//        byte i of slice[r] holds in bit c the fifth bit of element 4c+i and in bit 4+c
+//        the fifth bit of element 16+4c+i.
+//   Q5_1 (192 bytes): fp16 d[8], fp16 m[8]; then the nibble slices and high-bit slice of Q5_0.
 //   Q8_0 (272 bytes): fp16 d[8]; then 8 slices: byte i of slice[c][r] = element 4c+i.
+//   Q2_K (672 bytes per 256): fp16 d[8], fp16 dmin[8], uint8 scale_min[16 sub][8 rows]
+//        (the format's byte: scale in the low nibble, min in the high one); then per half
+//        h = 0..1, 8 slices: byte i of slice[c][r] is the row's qs[32h+4c+i], whose bits
+//        2k..2k+1 are element 128h+32k+4c+i (so slices 0..3 of plane k belong to sub-block
+//        8h+2k, slices 4..7 to 8h+2k+1).
+//   Q3_K (912 bytes per 256): fp16 d[8], int8 scale[16 sub][8 rows] (the 6-bit scale minus
+//        32); then the low two bits as Q2_K's 2 x 8 slices (from the row's qs); then 8
+//        high-bit slices: byte i of slice[c][r] is the row's hmask[4c+i], whose bit m is
+//        the third bit of element 32m+4c+i.
 //   Q4_K (1184 bytes per 256): fp16 d[8], fp16 dmin[8], uint8 scale[8 sub][8 rows],
 //        uint8 min[8][8]; then per sub-block pair p = 0..3, 8 slices: byte i of slice[c][r]
 //        holds element 64p+4c+i (low nibble) and 64p+32+4c+i (high nibble).
+//   Q5_K (1440 bytes per 256): the 1184 bytes of Q4_K (low four bits), then 8 high-bit
+//        slices: byte i of slice[c][r] is the row's qh[4c+i], whose bit m is the fifth bit
+//        of element 32m+4c+i.
 //   Q6_K (1680 bytes per 256): fp16 d[8], int8 scale[16 sub][8 rows]; then per 32-element
 //        group u = 0..7: 4 nibble slices (element 32u+4c+i low, 32u+16+4c+i high), then
 //        2 high-bit slices h = 0..1 whose byte i keeps, in bits 2c..2c+1, the top two bits
 //        of element 32u+16h+4c+i.
+// The K layouts keep each format's bit planes where a byte of the format already holds 4
+// or 8 elements 32 apart: a slice is then 4 consecutive bytes of the row's own array, and
+// one shift + mask of a 32-byte load yields 4 consecutive elements of 8 rows.
 #pragma once
 
 #include <cstddef>

@@ -86,8 +86,8 @@ TEST(QDot, ActivationQuantizationIsExactInt8) {
 }
 
 TEST(QDot, SimdMatchesScalarReference) {
-  std::vector<const QDotTable*> tables;
-  if (const QDotTable* t = avx2_qdot()) tables.push_back(t);
+  std::vector<const QDotTable*> tables = available_qdot_tables();
+  tables.erase(tables.begin());  // the reference itself
   if (tables.empty()) GTEST_SKIP() << "no SIMD integer dot table on this CPU";
   const QDotTable& ref = scalar_qdot();
   std::mt19937 rng(11);
@@ -144,9 +144,8 @@ namespace {
 // Repacked groups of 8 rows give each row's dot product, in the reference and in SIMD.
 TEST(QDot, RepackedGroupsMatchRowDots) {
   std::mt19937 rng(17);
-  std::vector<const QDotTable*> tables = {&scalar_qdot()};
-  if (const QDotTable* t = avx2_qdot()) tables.push_back(t);
-  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K}) {
+  const std::vector<const QDotTable*> tables = available_qdot_tables();
+  for (TensorType type : kTypes) {
     SCOPED_TRACE(std::string(type_name(type)));
     ASSERT_TRUE(can_repack(type));
     const ActFormat f = act_format(type);
@@ -172,7 +171,65 @@ TEST(QDot, RepackedGroupsMatchRowDots) {
       }
     }
   }
-  EXPECT_FALSE(can_repack(TensorType::Q5_1));
+  EXPECT_FALSE(can_repack(TensorType::F16));
+}
+
+}  // namespace
+}  // namespace frugal
+
+namespace frugal {
+namespace {
+
+// A row whose every quant has its largest unsigned value (every quant bit set; -128 for
+// Q8_0) with fp16 scales of 1: the inputs that drive int16 sums in the SIMD kernels to
+// their limits. Offsets are those of the fp16 fields in each block (quant/blocks.h).
+std::vector<uint8_t> extreme_row(TensorType type, int64_t n) {
+  std::vector<uint8_t> w(row_bytes(type, n), type == TensorType::Q8_0 ? 0x80 : 0xFF);
+  std::vector<size_t> halves;  // offsets of fp16 fields within a block
+  switch (type) {
+    case TensorType::Q4_1: case TensorType::Q5_1: case TensorType::Q4_K: case TensorType::Q5_K:
+      halves = {0, 2};
+      break;
+    case TensorType::Q2_K: halves = {80, 82}; break;
+    case TensorType::Q3_K: halves = {108}; break;
+    case TensorType::Q6_K: halves = {208}; break;
+    default: halves = {0}; break;
+  }
+  const size_t block = row_bytes(type, act_format(type) == ActFormat::A32 ? 32 : 256);
+  for (size_t b = 0; b < w.size(); b += block) {
+    for (size_t off : halves) {
+      w[b + off] = 0x00;
+      w[b + off + 1] = 0x3C;  // 1.0
+    }
+  }
+  return w;
+}
+
+TEST(QDot, ExtremeValuesDoNotOverflowInt16) {
+  const std::vector<const QDotTable*> tables = available_qdot_tables();
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const ActFormat f = act_format(type);
+    const int64_t n = 512;
+    const auto w = extreme_row(type, n);
+    const size_t rb = w.size();
+    std::vector<uint8_t> rows(rb * 8);
+    for (int r = 0; r < 8; ++r) std::memcpy(rows.data() + r * rb, w.data(), rb);
+    std::vector<uint8_t> group(repacked_group_bytes(type, n));
+    repack_group(type, rows.data(), rb, n, group.data());
+    for (float sign : {1.0f, -1.0f}) {
+      const Quantized a = quantize_act(scalar_qdot(), f, std::vector<float>(static_cast<size_t>(n), sign));
+      ASSERT_EQ(a.row.q[0], sign > 0 ? 127 : -127);
+      const float want = scalar_qdot().dot(type)(w.data(), a.row, n);
+      for (const QDotTable* t : tables) {
+        SCOPED_TRACE(t->isa);
+        EXPECT_NEAR(t->dot(type)(w.data(), a.row, n), want, 1e-5f * std::fabs(want)) << "sign " << sign;
+        float out[8];
+        t->gemv8(type)(group.data(), a.row, n, out);
+        for (int r = 0; r < 8; ++r) EXPECT_NEAR(out[r], want, 1e-5f * std::fabs(want)) << "row " << r << " sign " << sign;
+      }
+    }
+  }
 }
 
 }  // namespace

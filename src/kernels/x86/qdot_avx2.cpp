@@ -1,54 +1,28 @@
 // AVX2 integer dot products (compiled with -mavx2 -mfma -mf16c, reached only through
-// dispatch). The core trick: _mm256_maddubs_epi16 multiplies unsigned bytes by signed bytes
-// and adds adjacent pairs into int16. Weight quants are kept unsigned (0..15 for 4-bit,
-// 0..63 for 6-bit) so pair sums stay below int16 overflow (2 * 63 * 127 < 32767); the
-// formats' zero points are subtracted afterwards with the activation sums.
+// dispatch): activation quantization and the legacy 32-element formats; the K formats are
+// in qdot_k_avx2.cpp. The core trick: _mm256_maddubs_epi16 multiplies unsigned bytes by
+// signed bytes and adds adjacent pairs into int16. Weight quants are kept unsigned (0..15
+// for 4-bit, 0..31 for 5-bit) so pair sums stay below int16 overflow (2 * 31 * 127 < 32767);
+// the formats' zero points are subtracted afterwards with the activation sums.
 #include <immintrin.h>
 
 #include <cstring>
 
 #include "kernels/qdot.h"
+#include "kernels/x86/avx2_util.h"
 #include "quant/blocks.h"
 
 namespace frugal {
 
 namespace {
 
-// fp16 block scales through F16C (one instruction) rather than the portable bit trick.
-inline float half(uint16_t h) { return _cvtsh_ss(h); }
-
-inline float hsum_ps(__m256 v) {
-  __m128 lo = _mm256_castps256_ps128(v);
-  lo = _mm_add_ps(lo, _mm256_extractf128_ps(v, 1));
-  lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-  lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-  return _mm_cvtss_f32(lo);
-}
-
-inline int hsum_epi32(__m256i v) {
-  __m128i lo = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-  lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0x4E));
-  lo = _mm_add_epi32(lo, _mm_shuffle_epi32(lo, 0xB1));
-  return _mm_cvtsi128_si32(lo);
-}
+using namespace x86;
 
 inline float hmax_ps(__m256 v) {
   __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   m = _mm_max_ps(m, _mm_movehl_ps(m, m));
   m = _mm_max_ss(m, _mm_movehdup_ps(m));
   return _mm_cvtss_f32(m);
-}
-
-// 32 unsigned bytes times 32 signed bytes, summed into 8 int32 lanes.
-inline __m256i dot_u8s8(__m256i u, __m256i s) {
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
-}
-
-// 16 bytes of packed nibbles -> 32 bytes: low nibbles (elements 0..15), then high (16..31).
-inline __m256i unpack_nibbles_32(const uint8_t* p) {
-  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-  const __m256i both = _mm256_set_m128i(_mm_srli_epi16(b, 4), b);
-  return _mm256_and_si256(both, _mm256_set1_epi8(0x0F));
 }
 
 // Quantizes 8 floats already scaled to [-127, 127] into 8 int32 (round to nearest even).
@@ -150,97 +124,86 @@ float dot_q8_0(const uint8_t* w, const ActRow& a, int64_t n) {
   return hsum_ps(acc);
 }
 
-// Unpacks Q4_K/Q5_K's 12 scale bytes into 8 scales and 8 mins.
-inline void k4_scales(const uint8_t* s, uint8_t scale[8], uint8_t min[8]) {
-  for (int j = 0; j < 4; ++j) {
-    scale[j] = s[j] & 63;
-    min[j] = s[j + 4] & 63;
-    scale[j + 4] = static_cast<uint8_t>((s[j + 8] & 0x0F) | (s[j] >> 6) << 4);
-    min[j + 4] = static_cast<uint8_t>((s[j + 8] >> 4) | (s[j + 4] >> 6) << 4);
+// Q4_1: no zero point, a block minimum m instead: d_w * d_a * dot + m_w * d_a * sum_a.
+float dot_q4_1(const uint8_t* w, const ActRow& a, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ4_1*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const __m256i qw = unpack_nibbles_32(blocks[b].qs);
+    const __m256i qa = load256(a.q + b * 32);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(half(blocks[b].d) * a.d[b]), _mm256_cvtepi32_ps(dot_u8s8(qw, qa)), acc);
+    mins += half(blocks[b].m) * a.d[b] * a.sum[b];
   }
+  return hsum_ps(acc) + mins;
 }
 
-float dot_q4_k(const uint8_t* w, const ActRow& a, int64_t n) {
-  const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  float total = 0.0f;
-  for (int64_t b = 0; b < n / 256; ++b) {
-    const BlockQ4_K& blk = blocks[b];
-    uint8_t scale[8], min[8];
-    k4_scales(blk.scales, scale, min);
-    const int8_t* qa = a.q + b * 256;
-    const int16_t* bs = a.bsums + b * 16;
-    __m256i sumi = _mm256_setzero_si256();
-    for (int p = 0; p < 4; ++p) {
-      // 32 bytes hold sub-block 2p in the low nibbles and 2p+1 in the high ones.
-      const __m256i bytes = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qs + 32 * p));
-      const __m256i lo = _mm256_and_si256(bytes, low4);
-      const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
-      const __m256i a_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qa + 64 * p));
-      const __m256i a_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qa + 64 * p + 32));
-      const __m256i p_lo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, a_lo), _mm256_set1_epi16(scale[2 * p]));
-      const __m256i p_hi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, a_hi), _mm256_set1_epi16(scale[2 * p + 1]));
-      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(p_lo, p_hi));
+// Q5_0 / Q5_1: the nibbles with the fifth bit ORed in give unsigned 0..31.
+template <typename Block, bool kHasMin>
+float dot_q5(const uint8_t* w, const ActRow& a, int64_t n) {
+  const auto* blocks = reinterpret_cast<const Block*>(w);
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;  // Q5_0: the -16 zero point; Q5_1: the minimum
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const Block& blk = blocks[b];
+    const __m256i qw = _mm256_or_si256(unpack_nibbles_32(blk.qs), q5_high_bits(blk.qh));
+    const __m256i qa = load256(a.q + b * 32);
+    const float scale = half(blk.d) * a.d[b];
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(dot_u8s8(qw, qa)), acc);
+    if constexpr (kHasMin) {
+      offset += half(blk.m) * a.d[b] * a.sum[b];
+    } else {
+      offset -= 16.0f * scale * a.sum[b];
     }
-    int summ = 0;
-    for (int j = 0; j < 8; ++j) summ += min[j] * (bs[2 * j] + bs[2 * j + 1]);
-    total += a.d[b] * (half(blk.d) * static_cast<float>(hsum_epi32(sumi)) -
-                       half(blk.dmin) * static_cast<float>(summ));
   }
-  return total;
-}
-
-float dot_q6_k(const uint8_t* w, const ActRow& a, int64_t n) {
-  const auto* blocks = reinterpret_cast<const BlockQ6_K*>(w);
-  const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i two = _mm256_set1_epi8(3);
-  float total = 0.0f;
-  for (int64_t b = 0; b < n / 256; ++b) {
-    const BlockQ6_K& blk = blocks[b];
-    const int8_t* qa = a.q + b * 256;
-    const int16_t* bs = a.bsums + b * 16;
-    __m256i sumi = _mm256_setzero_si256();
-    for (int h = 0; h < 2; ++h) {
-      const __m256i ql0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h));
-      const __m256i ql1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.ql + 64 * h + 32));
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk.qh + 32 * h));
-      // Quarter t: low nibble from ql[32*(t&1)] (high nibble when t >= 2), top bits 2t of qh.
-      const __m256i q[4] = {
-          _mm256_or_si256(_mm256_and_si256(ql0, low4), _mm256_slli_epi16(_mm256_and_si256(qh, two), 4)),
-          _mm256_or_si256(_mm256_and_si256(ql1, low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), two), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), two), 4)),
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), low4),
-                          _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), two), 4)),
-      };
-      for (int t = 0; t < 4; ++t) {
-        const int j = 8 * h + 2 * t;  // the two 16-element sub-blocks of this quarter
-        const __m256i act = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qa + 128 * h + 32 * t));
-        const __m256i sc = _mm256_set_m128i(_mm_set1_epi16(blk.scales[j + 1]), _mm_set1_epi16(blk.scales[j]));
-        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(_mm256_maddubs_epi16(q[t], act), sc));
-      }
-    }
-    int offset = 0;  // the -32 zero point
-    for (int j = 0; j < 16; ++j) offset += blk.scales[j] * bs[j];
-    total += a.d[b] * half(blk.d) * static_cast<float>(hsum_epi32(sumi) - 32 * offset);
-  }
-  return total;
+  return hsum_ps(acc) + offset;
 }
 
 }  // namespace
 
-void gemv8_q4_0_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);  // gemv8_avx2.cpp
+// Defined in qdot_k_avx2.cpp (K formats), gemv8_avx2.cpp and gemv8_k_avx2.cpp (repacked).
+float dot_q2_k_avx2(const uint8_t* w, const ActRow& a, int64_t n);
+float dot_q3_k_avx2(const uint8_t* w, const ActRow& a, int64_t n);
+float dot_q4_k_avx2(const uint8_t* w, const ActRow& a, int64_t n);
+float dot_q5_k_avx2(const uint8_t* w, const ActRow& a, int64_t n);
+float dot_q6_k_avx2(const uint8_t* w, const ActRow& a, int64_t n);
+void gemv8_q4_0_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q4_1_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q5_0_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q5_1_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q8_0_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q2_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q3_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q4_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemv8_q5_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q6_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 
 const QDotTable& avx2_qdot_table() {
-  const QDotTable& ref = scalar_qdot();
-  static const QDotTable table{"avx2",          quantize_a32,    quantize_a256,   dot_q4_0, ref.q4_1, ref.q5_0,
-                               ref.q5_1,        dot_q8_0,        ref.q2_k,        ref.q3_k, dot_q4_k, ref.q5_k,
-                               dot_q6_k,        gemv8_q4_0_avx2, gemv8_q8_0_avx2, gemv8_q4_k_avx2,
-                               gemv8_q6_k_avx2};
+  static const QDotTable table{
+      .isa = "avx2",
+      .quantize_a32 = quantize_a32,
+      .quantize_a256 = quantize_a256,
+      .q4_0 = dot_q4_0,
+      .q4_1 = dot_q4_1,
+      .q5_0 = dot_q5<BlockQ5_0, false>,
+      .q5_1 = dot_q5<BlockQ5_1, true>,
+      .q8_0 = dot_q8_0,
+      .q2_k = dot_q2_k_avx2,
+      .q3_k = dot_q3_k_avx2,
+      .q4_k = dot_q4_k_avx2,
+      .q5_k = dot_q5_k_avx2,
+      .q6_k = dot_q6_k_avx2,
+      .gemv8_q4_0 = gemv8_q4_0_avx2,
+      .gemv8_q4_1 = gemv8_q4_1_avx2,
+      .gemv8_q5_0 = gemv8_q5_0_avx2,
+      .gemv8_q5_1 = gemv8_q5_1_avx2,
+      .gemv8_q8_0 = gemv8_q8_0_avx2,
+      .gemv8_q2_k = gemv8_q2_k_avx2,
+      .gemv8_q3_k = gemv8_q3_k_avx2,
+      .gemv8_q4_k = gemv8_q4_k_avx2,
+      .gemv8_q5_k = gemv8_q5_k_avx2,
+      .gemv8_q6_k = gemv8_q6_k_avx2,
+  };
   return table;
 }
 

@@ -249,4 +249,6 @@ void add_bench_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration registration{"bench", add_bench_command};
+
 }  // namespace frugal::cli

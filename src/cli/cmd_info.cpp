@@ -90,4 +90,6 @@ void add_info_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration registration{"info", add_info_command};
+
 }  // namespace frugal::cli

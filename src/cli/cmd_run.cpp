@@ -147,4 +147,6 @@ void add_run_command(CLI::App& app) {
   cmd->callback([o] { run(*o); });
 }
 
+const CommandRegistration registration{"run", add_run_command};
+
 }  // namespace frugal::cli

@@ -68,4 +68,6 @@ void add_serve_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration registration{"serve", add_serve_command};
+
 }  // namespace frugal::cli

@@ -127,4 +127,6 @@ void add_synth_command(CLI::App& app) {
   cmd->callback([o] { synth(*o); });
 }
 
+const CommandRegistration registration{"synth", add_synth_command};
+
 }  // namespace frugal::cli

@@ -51,4 +51,6 @@ void add_tokenize_command(CLI::App& app) {
   });
 }
 
+const CommandRegistration registration{"tokenize", add_tokenize_command};
+
 }  // namespace frugal::cli

@@ -15,11 +15,13 @@ std::string read_text_file(const std::string& path);
 // A one-line progress bar on stderr when it is a terminal (nothing otherwise).
 void progress_line(const std::string& what, size_t done, size_t total);
 
-void add_run_command(CLI::App& app);
-void add_tokenize_command(CLI::App& app);
-void add_info_command(CLI::App& app);
-void add_synth_command(CLI::App& app);
-void add_bench_command(CLI::App& app);
-void add_serve_command(CLI::App& app);
+// Each cmd_*.cpp registers its subcommand with a namespace-scope
+//   const CommandRegistration registration{"name", add_name_command};
+// main() adds them in name order, so new commands need no edit of main.cpp.
+using AddCommandFn = void (*)(CLI::App& app);
+struct CommandRegistration {
+  CommandRegistration(const char* name, AddCommandFn add);
+};
+void add_registered_commands(CLI::App& app);
 
 }  // namespace frugal::cli

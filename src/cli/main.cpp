@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -43,18 +44,26 @@ void progress_line(const std::string& what, size_t done, size_t total) {
   std::fflush(stderr);
 }
 
+namespace {
+std::map<std::string, AddCommandFn>& registry() {
+  static std::map<std::string, AddCommandFn> commands;  // constructed on first use
+  return commands;
+}
+}  // namespace
+
+CommandRegistration::CommandRegistration(const char* name, AddCommandFn add) { registry()[name] = add; }
+
+void add_registered_commands(CLI::App& app) {
+  for (const auto& [name, add] : registry()) add(app);
+}
+
 }  // namespace frugal::cli
 
 int main(int argc, char** argv) {
   CLI::App app{"frugal: run and serve LLMs on the hardware you have"};
   app.set_version_flag("--version", std::string("frugal ") + FRUGAL_VERSION + " (" + FRUGAL_COMMIT + ")");
   app.require_subcommand(1);
-  frugal::cli::add_run_command(app);
-  frugal::cli::add_tokenize_command(app);
-  frugal::cli::add_info_command(app);
-  frugal::cli::add_synth_command(app);
-  frugal::cli::add_bench_command(app);
-  frugal::cli::add_serve_command(app);
+  frugal::cli::add_registered_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -28,6 +28,16 @@ void Model::forward(ForwardState& s, std::span<const int32_t> tokens, const Batc
   const RopeConfig rope{c.rope_dims, c.rope_neox, c.rope_freq_base, c.rope_freq_scale, rope_freqs_};
   const AttentionConfig attn{c.n_head, c.n_head_kv, c.head_dim, 1.0f / std::sqrt(static_cast<float>(c.head_dim))};
 
+  // Every matmul goes through mm() so an observer (imatrix) can see its input.
+  auto mm = [&](const Tensor& x, const Weight& w, Tensor& out) {
+    if (s.observer != nullptr) {
+      s.observed.resize(static_cast<size_t>(x.rows() * x.cols()));
+      b.read(x, s.observed.data());
+      s.observer->observe(w, s.observed.data(), x.rows());
+    }
+    b.matmul(x, w, out);
+  };
+
   b.embed(*token_embd_, tokens, *s.x);  // x: (n, n_embd)
 
   for (int il = 0; il < c.n_layer; ++il) {
@@ -35,9 +45,9 @@ void Model::forward(ForwardState& s, std::span<const int32_t> tokens, const Batc
 
     // Attention block.
     b.rms_norm(*s.x, *l.attn_norm, c.rms_eps, *s.xn);
-    b.matmul(*s.xn, *l.wq, *s.q);  // (n, n_head * head_dim)
-    b.matmul(*s.xn, *l.wk, *s.k);  // (n, n_head_kv * head_dim)
-    b.matmul(*s.xn, *l.wv, *s.v);  // (n, n_head_kv * head_dim)
+    mm(*s.xn, *l.wq, *s.q);  // (n, n_head * head_dim)
+    mm(*s.xn, *l.wk, *s.k);  // (n, n_head_kv * head_dim)
+    mm(*s.xn, *l.wv, *s.v);  // (n, n_head_kv * head_dim)
     if (l.bq != nullptr) {
       b.add_bias(*s.q, *l.bq);
       b.add_bias(*s.k, *l.bk);
@@ -51,15 +61,15 @@ void Model::forward(ForwardState& s, std::span<const int32_t> tokens, const Batc
     b.rope(*s.k, c.head_dim, layout, rope);
     b.store_kv(kv, il, *s.k, *s.v, layout);
     b.attention(*s.q, kv, il, layout, attn, *s.attn);  // (n, n_head * head_dim)
-    b.matmul(*s.attn, *l.wo, *s.proj);                 // (n, n_embd)
+    mm(*s.attn, *l.wo, *s.proj);                       // (n, n_embd)
     b.add(*s.x, *s.proj);
 
     // Feed-forward block.
     b.rms_norm(*s.x, *l.ffn_norm, c.rms_eps, *s.xn);
-    b.matmul(*s.xn, *l.ffn_gate, *s.gate);  // (n, n_ff)
-    b.matmul(*s.xn, *l.ffn_up, *s.up);      // (n, n_ff)
+    mm(*s.xn, *l.ffn_gate, *s.gate);  // (n, n_ff)
+    mm(*s.xn, *l.ffn_up, *s.up);      // (n, n_ff)
     b.swiglu(*s.gate, *s.up, *s.gate);
-    b.matmul(*s.gate, *l.ffn_down, *s.proj);  // (n, n_embd)
+    mm(*s.gate, *l.ffn_down, *s.proj);  // (n, n_embd)
     b.add(*s.x, *s.proj);
   }
 
@@ -68,7 +78,7 @@ void Model::forward(ForwardState& s, std::span<const int32_t> tokens, const Batc
   // output projection.
   b.gather_rows(*s.x, output_rows, *s.out_rows);
   b.rms_norm(*s.out_rows, *output_norm_, c.rms_eps, *s.out_rows);
-  b.matmul(*s.out_rows, *output_, *s.logits);  // (n_out, n_vocab)
+  mm(*s.out_rows, *output_, *s.logits);  // (n_out, n_vocab)
   b.read(*s.logits, logits);
 }
 

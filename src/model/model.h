@@ -35,12 +35,23 @@ struct LayerWeights {
   const Weight* ffn_down = nullptr;   // (n_ff -> n_embd)
 };
 
+// Sees the activations entering every weight matrix of a forward pass (importance
+// statistics for quantization): `rows` tokens of w.cols() floats each, in host memory.
+// A pass without an observer pays one null check per matmul.
+class MatmulObserver {
+ public:
+  virtual ~MatmulObserver() = default;
+  virtual void observe(const Weight& w, const float* x, int64_t rows) = 0;
+};
+
 // Activation buffers for batches of up to max_tokens tokens, allocated once so the
 // per-token path never allocates.
 struct ForwardState {
   int max_tokens = 0;
   int max_outputs = 0;
   std::unique_ptr<Tensor> x, xn, q, k, v, attn, proj, gate, up, out_rows, logits;
+  MatmulObserver* observer = nullptr;  // not owned; null: nothing observed
+  std::vector<float> observed;         // host copy of a matmul input for the observer
 };
 
 class Model {

@@ -15,7 +15,13 @@
 //  - Finally a type whose block does not divide the row length falls back: Q4_K -> Q5_0,
 //    Q5_K -> Q5_1, Q6_K -> Q8_0, Q2_K/Q3_K -> Q4_0, and F16 if even that does not fit.
 //    (Qwen2.5-0.5B's 896-wide rows take this path for most of its matrices.)
+//  - The other mixes (Q2_K, Q3_K_M, Q3_K_L, Q4_K_S) move attn_v, ffn_down and attn_output
+//    up or down as llama-quantize's table for that file type says (see choose_tensor_type).
+//  - With an importance matrix, Q4_0 / Q5_0 give ffn_down of the first n/8 layers Q4_1 /
+//    Q5_1 (llama-quantize's guard against those layers going wrong).
 // MixRule::Pure is llama-quantize --pure: every matrix gets the base type (fallback only).
+// Where llama-quantize falls back to IQ4_NL (Q2_K/Q3_K rows not a multiple of 256) we use
+// Q4_0, the closest type frugal writes.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +38,11 @@ enum class MixRule {
   Pure,      // every matrix the base type
   Standard,  // llama-quantize's rules for a single-type file type (output -> Q6_K)
   KMedium,   // Q4_K_M / Q5_K_M: Standard plus Q6_K for some attn_v / ffn_down layers
+  Q2K,       // Q2_K: attn_v Q3_K (Q4_K with GQA >= 4), ffn_down and attn_output Q3_K
+  Q3KMedium, // Q3_K_M: attn_v Q5_K in layers 0-1 else Q4_K, ffn_down Q5_K (first n/16) else
+             // Q4_K, attn_output Q4_K
+  Q3KLarge,  // Q3_K_L: attn_v, ffn_down and attn_output Q5_K
+  Q4KSmall,  // Q4_K_S: attn_v Q5_K in layers 0-3, ffn_down Q5_K in the first n/8 layers
 };
 
 // What a weight matrix is, as far as the type choice cares.
@@ -42,7 +53,8 @@ struct FileType {
   MixRule rule = MixRule::Standard;
 };
 
-// Parses a --type argument: "Q4_K_M", "Q5_K_M", or a tensor type name ("Q4_0", "f16").
+// Parses a --type argument: a llama-quantize file type ("Q4_K_M", "Q3_K_S", "Q2_K", ...) or
+// a tensor type name ("Q4_0", "f16", "Q4_K": that type for every matrix but the output).
 // `pure` selects MixRule::Pure for single types. nullopt for names we cannot write.
 std::optional<FileType> parse_file_type(std::string_view name, bool pure = false);
 // The names parse_file_type accepts, for help text and errors.
@@ -55,8 +67,26 @@ std::string llama_ftype_name(uint32_t ftype);
 // llama-quantize's layer selector for the extra bits of the _M mixes.
 bool use_more_bits(int layer, int n_layer);
 
-// The type of one weight. row_length is ne[0]; layer is ignored for non-layer roles.
+// What the choice of one tensor's type depends on besides its role.
+struct MixContext {
+  int layer = 0;              // ignored for non-layer roles
+  int n_layer = 1;
+  int64_t row_length = 0;     // ne[0]
+  bool tied_embeddings = false;
+  int n_gqa = 1;              // n_head / n_head_kv (Q2_K's attn_v)
+  bool has_imatrix = false;   // an importance matrix is used (Q4_0 / Q5_0 ffn_down guard)
+};
+
+// The type of one weight.
+TensorType choose_tensor_type(const FileType& ft, TensorRole role, const MixContext& context);
 TensorType choose_tensor_type(const FileType& ft, TensorRole role, int layer, int n_layer, int64_t row_length,
                               bool tied_embeddings);
+
+// The role of a GGUF tensor by its name ("blk.3.attn_v.weight" -> AttnV, layer 3); 1-D
+// tensors and anything that is not a known weight matrix are TensorRole::Vector (kept as
+// they are). `layer` is set to the block number, or -1 outside the blocks.
+TensorRole tensor_role(std::string_view name, int n_dims, int& layer);
+// The type a block of `type` falls back to when its block does not divide row_length.
+TensorType fallback_type(TensorType type, int64_t row_length);
 
 }  // namespace frugal

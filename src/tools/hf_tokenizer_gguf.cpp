@@ -51,20 +51,22 @@ bool is_byte_token(const std::string& t) {
   return t.size() == 6 && t.starts_with("<0x") && t.back() == '>' && hex(t[3]) && hex(t[4]);
 }
 
-// Does a pre-tokenizer / decoder tree contain a component of this type?
-bool contains_type(const json& j, std::string_view type) {
+// The first component of this type in a pre-tokenizer / post-processor tree.
+const json* find_type(const json& j, std::string_view type) {
   if (j.is_object()) {
-    if (const auto it = j.find("type"); it != j.end() && it->is_string() && it->get<std::string>() == type) return true;
+    if (const auto it = j.find("type"); it != j.end() && it->is_string() && it->get<std::string>() == type) return &j;
     for (const auto& [k, v] : j.items()) {
-      if (contains_type(v, type)) return true;
+      if (const json* found = find_type(v, type)) return found;
     }
   } else if (j.is_array()) {
     for (const auto& v : j) {
-      if (contains_type(v, type)) return true;
+      if (const json* found = find_type(v, type)) return found;
     }
   }
-  return false;
+  return nullptr;
 }
+
+bool contains_type(const json& j, std::string_view type) { return find_type(j, type) != nullptr; }
 
 void collect_split_regexes(const json& j, std::vector<std::string>& out) {
   if (j.is_object()) {
@@ -184,10 +186,17 @@ void set_add_flags(GgufMetadata& md, const json& tok, const json& tconfig, const
     }
   }
   if (md.has("tokenizer.ggml.add_bos_token")) return;
-  const json post = tok.value("post_processor", json());
-  if (!post.is_object() || post.value("type", "") != "TemplateProcessing" || !post.contains("single")) return;
-  const json& single = post["single"];
-  if (!single.is_array() || single.empty()) return;
+  const json processor = tok.value("post_processor", json());
+  const json* post = find_type(processor, "TemplateProcessing");
+  if (post == nullptr || !post->contains("single") || !(*post)["single"].is_array() || (*post)["single"].empty()) {
+    // A post-processor that adds nothing (e.g. ByteLevel alone): Hugging Face adds no BOS.
+    if (processor.is_object()) {
+      md.set("tokenizer.ggml.add_bos_token", GgufValue::boolean(false));
+      md.set("tokenizer.ggml.add_eos_token", GgufValue::boolean(false));
+    }
+    return;
+  }
+  const json& single = (*post)["single"];
   auto special_id = [&](const json& item) -> std::optional<int64_t> {
     if (!item.is_object() || !item.contains("SpecialToken")) return std::nullopt;
     const auto t = item["SpecialToken"].value("id", json());

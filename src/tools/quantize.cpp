@@ -11,6 +11,7 @@
 #include "base/thread_pool.h"
 #include "format/gguf.h"
 #include "quant/quant.h"
+#include "tools/imatrix.h"
 #include "tools/model_source.h"
 #include "tools/quant_mix.h"
 
@@ -97,6 +98,10 @@ std::map<std::string, int> QuantizeReport::type_counts() const {
   std::map<std::string, int> out;
   for (const auto& t : tensors) ++out[std::string(type_name(t.type))];
   return out;
+}
+
+std::map<std::string, std::vector<float>> read_importance_file(const std::string& path) {
+  return read_imatrix(path).means();
 }
 
 QuantizeReport quantize_model(const QuantizeOptions& opt) {

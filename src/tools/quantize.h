@@ -81,8 +81,8 @@ struct QuantizeReport {
 // value for bad input or options; the output file then does not exist.
 QuantizeReport quantize_model(const QuantizeOptions& opt);
 
-// Reads an importance matrix: llama.cpp's imatrix GGUF (<name>.in_sum2 / <name>.counts)
-// or its legacy binary .dat. Returns tensor name -> mean squared activation per column.
+// Reads an importance matrix (tools/imatrix.h: llama.cpp's imatrix GGUF or legacy .dat).
+// Returns tensor name -> mean squared activation per column.
 std::map<std::string, std::vector<float>> read_importance_file(const std::string& path);
 
 }  // namespace frugal

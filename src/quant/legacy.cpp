@@ -150,7 +150,8 @@ void dequantize_q8_1(const uint8_t* src, float* dst, int64_t blocks) {
 
 // ---- quantization ----------------------------------------------------------------------
 
-void quantize_q4_0(const float* src, uint8_t* dst, int64_t blocks, const float* /*importance*/) {
+void quantize_q4_0(const float* src, uint8_t* dst, int64_t blocks, const float* importance) {
+  if (importance != nullptr) return quantize_q4_0_weighted(src, dst, blocks, importance);
   for (int64_t i = 0; i < blocks; ++i, src += kQK) {
     const float d = signed_absmax(src, kQK) / -8.0f;
     const float id = inverse_or_zero(d);
@@ -165,7 +166,8 @@ void quantize_q4_0(const float* src, uint8_t* dst, int64_t blocks, const float* 
   }
 }
 
-void quantize_q4_1(const float* src, uint8_t* dst, int64_t blocks, const float* /*importance*/) {
+void quantize_q4_1(const float* src, uint8_t* dst, int64_t blocks, const float* importance) {
+  if (importance != nullptr) return quantize_q4_1_weighted(src, dst, blocks, importance);
   for (int64_t i = 0; i < blocks; ++i, src += kQK) {
     const MinMax mm = min_max(src, kQK);
     const float d = (mm.max - mm.min) / 15.0f;
@@ -182,7 +184,8 @@ void quantize_q4_1(const float* src, uint8_t* dst, int64_t blocks, const float* 
   }
 }
 
-void quantize_q5_0(const float* src, uint8_t* dst, int64_t blocks, const float* /*importance*/) {
+void quantize_q5_0(const float* src, uint8_t* dst, int64_t blocks, const float* importance) {
+  if (importance != nullptr) return quantize_q5_0_weighted(src, dst, blocks, importance);
   for (int64_t i = 0; i < blocks; ++i, src += kQK) {
     const float d = signed_absmax(src, kQK) / -16.0f;
     const float id = inverse_or_zero(d);
@@ -201,7 +204,8 @@ void quantize_q5_0(const float* src, uint8_t* dst, int64_t blocks, const float* 
   }
 }
 
-void quantize_q5_1(const float* src, uint8_t* dst, int64_t blocks, const float* /*importance*/) {
+void quantize_q5_1(const float* src, uint8_t* dst, int64_t blocks, const float* importance) {
+  if (importance != nullptr) return quantize_q5_1_weighted(src, dst, blocks, importance);
   for (int64_t i = 0; i < blocks; ++i, src += kQK) {
     const MinMax mm = min_max(src, kQK);
     const float d = (mm.max - mm.min) / 31.0f;

@@ -22,8 +22,9 @@ void store_block(uint8_t* dst, int64_t i, const Block& b) {
 using DequantizeFn = void (*)(const uint8_t* src, float* dst, int64_t blocks);
 using QuantizeFn = void (*)(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
 
-// legacy.cpp: 32-element blocks. The quantizers are byte-exact with ggml's
-// quantize_row_*_ref and ignore `importance`.
+// legacy.cpp: 32-element blocks. Without `importance` the quantizers are byte-exact with
+// ggml's quantize_row_*_ref; with it Q4_0..Q5_1 run the weighted search of
+// legacy_weighted.cpp (Q8_0 / Q8_1 ignore it).
 void dequantize_q4_0(const uint8_t* src, float* dst, int64_t blocks);
 void dequantize_q4_1(const uint8_t* src, float* dst, int64_t blocks);
 void dequantize_q5_0(const uint8_t* src, float* dst, int64_t blocks);
@@ -36,6 +37,10 @@ void quantize_q5_0(const float* src, uint8_t* dst, int64_t blocks, const float* 
 void quantize_q5_1(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
 void quantize_q8_0(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
 void quantize_q8_1(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
+void quantize_q4_0_weighted(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
+void quantize_q4_1_weighted(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
+void quantize_q5_0_weighted(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
+void quantize_q5_1_weighted(const float* src, uint8_t* dst, int64_t blocks, const float* importance);
 
 // kquant_dequant.cpp: 256-element super-blocks.
 void dequantize_q2_k(const uint8_t* src, float* dst, int64_t blocks);

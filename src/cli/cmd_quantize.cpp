@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "cli/common.h"
+#include "cli/quantize_auto.h"
 #include "tools/quant_mix.h"
 #include "tools/quantize.h"
 
@@ -23,6 +24,7 @@ struct QuantizeFlags {
   bool force = false;
   bool allow_requantize = false;
   bool dry_run = false;
+  AutoQuantizeFlags auto_flags;  // TYPE auto
 };
 
 // Ctrl-C asks the quantizer to stop; it then removes its temporary file. A signal handler
@@ -58,15 +60,15 @@ void print_summary(const QuantizeFlags& f, const QuantizeReport& r) {
 }
 
 // The one place TYPE is interpreted: a llama-quantize file type, or "auto" (chosen per
-// tensor from measured sensitivity; tools/ provides it once it exists).
+// tensor from measured sensitivity: quantize_auto() below, tools/quantize_auto.h).
 QuantizeOptions options_from(const QuantizeFlags& f) {
+  if (f.auto_flags.max_kld != 0 || !f.auto_flags.calibration.empty()) {
+    fail("quantize: --max-kld and -f/--calibration apply to TYPE auto only (TYPE is '{}')", f.type);
+  }
   QuantizeOptions o;
   o.input = f.input;
   o.output = f.output;
   o.type = f.type;
-  if (f.type == "auto" || f.type == "AUTO") {
-    fail("quantize: TYPE 'auto' is not available yet (supported: {})", file_type_names());
-  }
   if (!parse_file_type(f.type, f.pure)) {
     fail("quantize: TYPE '{}' is not supported (supported: {})", f.type, file_type_names());
   }
@@ -89,7 +91,27 @@ QuantizeOptions options_from(const QuantizeFlags& f) {
   return o;
 }
 
+void quantize_auto(const QuantizeFlags& f) {
+  if (!f.tensor_types.empty() || !f.output_tensor_type.empty() || !f.token_embedding_type.empty() || f.pure) {
+    fail("quantize auto chooses every tensor's type; --tensor-type, --output-tensor-type, --token-embedding-type "
+         "and --pure do not apply");
+  }
+  g_interrupted.store(false);
+  auto previous = std::signal(SIGINT, on_interrupt);
+  auto previous_term = std::signal(SIGTERM, on_interrupt);
+  try {
+    run_auto_quantize(f.auto_flags, {f.input, f.output, f.imatrix, f.threads, f.force, f.dry_run, &g_interrupted});
+  } catch (...) {
+    std::signal(SIGINT, previous);
+    std::signal(SIGTERM, previous_term);
+    throw;
+  }
+  std::signal(SIGINT, previous);
+  std::signal(SIGTERM, previous_term);
+}
+
 void quantize(const QuantizeFlags& f) {
+  if (f.type == "auto" || f.type == "AUTO") return quantize_auto(f);
   QuantizeOptions o = options_from(f);
   const auto t0 = std::chrono::steady_clock::now();
   o.progress = [t0](size_t done, size_t total) {
@@ -128,7 +150,7 @@ void add_quantize_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("quantize", "Quantize a GGUF or Hugging Face model directory into a GGUF");
   cmd->add_option("IN", f->input, "GGUF file (F32/F16/BF16) or Hugging Face directory")->required();
   cmd->add_option("OUT", f->output, "GGUF file to write (atomically; never the input)")->required();
-  cmd->add_option("TYPE", f->type, "file type: " + file_type_names())->required();
+  cmd->add_option("TYPE", f->type, "file type: " + file_type_names() + ", or auto (with --max-kld and -f)")->required();
   cmd->add_option("--imatrix", f->imatrix, "importance matrix (llama.cpp imatrix GGUF or .dat)");
   cmd->add_option("--tensor-type", f->tensor_types,
                   "REGEX=TYPE: matrices whose name matches REGEX get TYPE (first match wins; repeatable)");
@@ -136,7 +158,8 @@ void add_quantize_command(CLI::App& app) {
   cmd->add_option("--token-embedding-type", f->token_embedding_type, "type of token_embd.weight");
   cmd->add_option("-t,--threads", f->threads, "threads (0: all cores)");
   cmd->add_flag("--pure", f->pure, "every matrix gets TYPE (no mix rules for output, attn_v, ffn_down...)");
-  cmd->add_flag("-f,--force", f->force, "overwrite OUT if it exists");
+  cmd->add_flag("--force", f->force, "overwrite OUT if it exists");
+  add_auto_quantize_flags(*cmd, f->auto_flags);
   cmd->add_flag("--allow-requantize", f->allow_requantize, "accept already quantized input tensors (loses quality)");
   cmd->add_flag("--dry-run", f->dry_run, "print each tensor's type and size; write nothing");
   cmd->callback([f] { quantize(*f); });

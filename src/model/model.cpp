@@ -80,6 +80,35 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend, co
   return m;
 }
 
+std::unique_ptr<Weight> Model::replace_weight(std::unique_ptr<Weight> weight) {
+  if (weight == nullptr) fail("replace_weight: no weight given");
+  std::lock_guard<std::mutex> lock(forward_mutex_);
+  for (auto& slot : owned_) {
+    if (slot->name() != weight->name()) continue;
+    for (int d = 0; d < 4; ++d) {
+      if (slot->ne(d) != weight->ne(d)) {
+        fail("replace_weight: '{}' has dimension {} of {}, the replacement {}", weight->name(), d, slot->ne(d),
+             weight->ne(d));
+      }
+    }
+    const Weight* old = slot.get();
+    const Weight* now = weight.get();
+    for (const Weight** p : {&token_embd_, &output_norm_, &output_, &rope_freqs_}) {
+      if (*p == old) *p = now;
+    }
+    for (LayerWeights& l : layers_) {
+      for (const Weight** p : {&l.attn_norm, &l.wq, &l.wk, &l.wv, &l.wo, &l.bq, &l.bk, &l.bv, &l.q_norm, &l.k_norm,
+                               &l.ffn_norm, &l.ffn_gate, &l.ffn_up, &l.ffn_down}) {
+        if (*p == old) *p = now;
+      }
+    }
+    weight_bytes_ = weight_bytes_ - old->nbytes() + now->nbytes();
+    std::swap(slot, weight);
+    return weight;
+  }
+  fail("replace_weight: the model has no tensor '{}'", weight->name());
+}
+
 std::unique_ptr<ForwardState> Model::new_state(int max_tokens, int max_outputs) const {
   if (max_tokens < 1 || max_outputs < 1 || max_outputs > max_tokens) {
     fail("forward state: max_tokens {} / max_outputs {} are invalid", max_tokens, max_outputs);

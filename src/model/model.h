@@ -72,6 +72,12 @@ class Model {
 
   std::unique_ptr<ForwardState> new_state(int max_tokens, int max_outputs) const;
 
+  // Puts `weight` (from backend().load_weight, same shape, any type the backend computes
+  // with) where the weight of that name was bound and returns the one it replaced, so the
+  // caller can put it back. Lets quantize auto measure one tensor's quantization at a time
+  // without writing files. Waits for a running forward pass to finish.
+  std::unique_ptr<Weight> replace_weight(std::unique_ptr<Weight> weight);
+
   // Runs tokens through the model, writing their K/V into kv at layout.cells and the
   // logits of the tokens listed in output_rows (indices into tokens) to `logits`
   // ([output_rows.size(), n_vocab] floats, host memory). Forward passes of one model are

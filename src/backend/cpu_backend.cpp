@@ -114,7 +114,11 @@ class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int n_threads) : pool_(n_threads), scratch_(static_cast<size_t>(n_threads)) {}
 
-  std::string name() const override { return std::string("cpu (") + kernels().isa + ")"; }
+  // The float kernels' ISA, and the integer (quantized) kernels' when it differs.
+  std::string name() const override {
+    const std::string f = kernels().isa, q = qdot().isa;
+    return "cpu (" + (q == f ? f : f + "+" + q) + ")";
+  }
   int n_threads() const override { return pool_.size(); }
 
   std::unique_ptr<Weight> load_weight(const GgufTensor& t) override {

@@ -6,6 +6,7 @@
 #include "format/gguf.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/qdot.h"
 
 namespace frugal::cli {
 
@@ -44,6 +45,8 @@ void print_cpu() {
   std::printf("cpu features: %s\n", f.to_string().c_str());
   std::printf("kernels:      %s%s\n", kernels().isa,
               avx2_kernels() == nullptr ? " (AVX2+FMA+F16C not available, using the scalar reference)" : "");
+  std::printf("int8 dots:    %s%s\n", qdot().isa,
+              avx512_qdot() == nullptr ? " (no AVX-512 VNNI)" : "");
 }
 
 void print_file(const std::string& path) {

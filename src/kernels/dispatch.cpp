@@ -7,7 +7,8 @@
 namespace frugal {
 
 #if defined(__x86_64__)
-const KernelTable& avx2_kernel_table();  // kernels/x86/kernels_avx2.cpp
+const KernelTable& avx2_kernel_table();    // kernels/x86/kernels_avx2.cpp
+const KernelTable& avx512_kernel_table();  // kernels/x86/kernels_avx512.cpp
 #endif
 
 const KernelTable* avx2_kernels() {
@@ -18,10 +19,19 @@ const KernelTable* avx2_kernels() {
   return nullptr;
 }
 
+const KernelTable* avx512_kernels() {
+#if defined(__x86_64__)
+  if (avx2_kernels() != nullptr && cpu_features().avx512f) return &avx512_kernel_table();
+#endif
+  return nullptr;
+}
+
 const KernelTable& kernels() {
   static const KernelTable* chosen = [] {
     const char* force = std::getenv("FRUGAL_ISA");
     if (force != nullptr && std::strcmp(force, "scalar") == 0) return &scalar_kernels();
+    const bool cap_avx2 = force != nullptr && std::strcmp(force, "avx2") == 0;
+    if (const KernelTable* t = avx512_kernels(); t != nullptr && !cap_avx2) return t;
     if (const KernelTable* t = avx2_kernels()) return t;
     return &scalar_kernels();
   }();

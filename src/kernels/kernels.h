@@ -19,12 +19,20 @@ struct KernelTable {
   void (*axpy_f16_f32)(float a, const uint16_t* x, float* y, int64_t n);
   // y[i] *= a
   void (*scale_f32)(float* y, float a, int64_t n);
+  // out[t] = sum_i a[i] * b[t * b_stride + i] for t < 4: one pass over a weight row for
+  // four activation rows (prefill), each weight loaded and converted once per 4 tokens.
+  void (*dot4_f32)(const float* a, const float* b, int64_t b_stride, int64_t n, float* out);
+  void (*dot4_f16_f32)(const uint16_t* a, const float* b, int64_t b_stride, int64_t n, float* out);
+  void (*dot4_bf16_f32)(const uint16_t* a, const float* b, int64_t b_stride, int64_t n, float* out);
 };
 
 const KernelTable& scalar_kernels();
 // nullptr when this build has no AVX2 kernels or the CPU lacks AVX2/FMA/F16C.
 const KernelTable* avx2_kernels();
-// The best table for this CPU. FRUGAL_ISA=scalar in the environment forces the reference.
+// nullptr when the build or the CPU lacks AVX-512 F (with AVX2, FMA, F16C).
+const KernelTable* avx512_kernels();
+// The best table for this CPU. FRUGAL_ISA=scalar or FRUGAL_ISA=avx2 in the environment caps
+// the choice (the reference, or AVX2 on an AVX-512 machine).
 const KernelTable& kernels();
 
 }  // namespace frugal

@@ -8,30 +8,46 @@
 
 namespace frugal {
 
+namespace {
+
+// One weight row against every token: four tokens per pass where the ISA has a dot4.
+template <typename T>
+void row_times_tokens(const T* wr, const float* x, int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride,
+                      int64_t cols, float (*dot)(const T*, const float*, int64_t),
+                      void (*dot4)(const T*, const float*, int64_t, int64_t, float*)) {
+  int64_t t = 0;
+  for (; t + 4 <= n_tokens; t += 4) {
+    float out[4];
+    dot4(wr, x + t * x_stride, x_stride, cols, out);
+    for (int i = 0; i < 4; ++i) y[(t + i) * y_stride] = out[i];
+  }
+  for (; t < n_tokens; ++t) y[t * y_stride] = dot(wr, x + t * x_stride, cols);
+}
+
+}  // namespace
+
 void matmul_rows(const WeightMatrix& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                  int64_t y_stride, int64_t r0, int64_t r1, float* scratch) {
   const KernelTable& k = kernels();
   for (int64_t r = r0; r < r1; ++r) {
     const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
     switch (w.type) {
-      case TensorType::F32: {
-        const auto* wr = reinterpret_cast<const float*>(row);
-        for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = k.dot_f32(wr, x + t * x_stride, w.cols);
+      case TensorType::F32:
+        row_times_tokens(reinterpret_cast<const float*>(row), x, x_stride, n_tokens, y + r, y_stride, w.cols,
+                         k.dot_f32, k.dot4_f32);
         break;
-      }
-      case TensorType::F16: {
-        const auto* wr = reinterpret_cast<const uint16_t*>(row);
-        for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = k.dot_f16_f32(wr, x + t * x_stride, w.cols);
+      case TensorType::F16:
+        row_times_tokens(reinterpret_cast<const uint16_t*>(row), x, x_stride, n_tokens, y + r, y_stride, w.cols,
+                         k.dot_f16_f32, k.dot4_f16_f32);
         break;
-      }
-      case TensorType::BF16: {
-        const auto* wr = reinterpret_cast<const uint16_t*>(row);
-        for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = k.dot_bf16_f32(wr, x + t * x_stride, w.cols);
+      case TensorType::BF16:
+        row_times_tokens(reinterpret_cast<const uint16_t*>(row), x, x_stride, n_tokens, y + r, y_stride, w.cols,
+                         k.dot_bf16_f32, k.dot4_bf16_f32);
         break;
-      }
       default:
         row_to_float(w.type, row, scratch, w.cols);
-        for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride + r] = k.dot_f32(scratch, x + t * x_stride, w.cols);
+        row_times_tokens(static_cast<const float*>(scratch), x, x_stride, n_tokens, y + r, y_stride, w.cols,
+                         k.dot_f32, k.dot4_f32);
         break;
     }
   }
@@ -51,9 +67,17 @@ void matmul_rows_quantized(const WeightMatrix& w, const uint8_t* act, size_t act
     }
     if (w.packed != nullptr) {
       const Gemv8Fn gemv8 = qdot().gemv8(w.type);
+      const Gemm8Fn gemm8 = nt > 1 ? qdot().gemm8(w.type) : nullptr;
       for (int64_t g = r0 / 8; g < r1 / 8; ++g) {
         const uint8_t* group = w.packed + static_cast<size_t>(g) * w.group_bytes;
-        for (int64_t t = 0; t < nt; ++t) gemv8(group, rows[t], w.cols, y + (t0 + t) * y_stride + 8 * g);
+        if (gemm8 != nullptr) {
+          for (int64_t t = 0; t < nt; t += kMaxGemmTokens) {
+            const int n_here = static_cast<int>(std::min<int64_t>(kMaxGemmTokens, nt - t));
+            gemm8(group, rows + t, n_here, w.cols, y + (t0 + t) * y_stride + 8 * g, y_stride);
+          }
+        } else {
+          for (int64_t t = 0; t < nt; ++t) gemv8(group, rows[t], w.cols, y + (t0 + t) * y_stride + 8 * g);
+        }
       }
       continue;
     }

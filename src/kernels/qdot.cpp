@@ -89,6 +89,16 @@ Gemv8Fn QDotTable::gemv8(TensorType t) const {
   }
 }
 
+Gemm8Fn QDotTable::gemm8(TensorType t) const {
+  switch (t) {
+    case TensorType::Q4_0: return gemm8_q4_0;
+    case TensorType::Q8_0: return gemm8_q8_0;
+    case TensorType::Q4_K: return gemm8_q4_k;
+    case TensorType::Q6_K: return gemm8_q6_k;
+    default: return nullptr;
+  }
+}
+
 #if defined(__x86_64__)
 const QDotTable& avx2_qdot_table();    // kernels/x86/qdot_avx2.cpp
 const QDotTable& avx512_qdot_table();  // kernels/x86/qdot_avx512.cpp

@@ -43,6 +43,11 @@ using Gemv8Fn = void (*)(const uint8_t* group, const ActRow& a, int64_t n, float
 
 // One kernel per weight type and operation for one ISA. Tables are written with designated
 // initializers; an ISA without its own version of an entry points at the next simpler ISA's.
+// Up to kMaxGemmTokens activation rows against one repacked group in a single pass over
+// its weights: out[t * out_stride + r] for tokens t < nt (1..kMaxGemmTokens), rows r < 8.
+constexpr int kMaxGemmTokens = 4;
+using Gemm8Fn = void (*)(const uint8_t* group, const ActRow* a, int nt, int64_t n, float* out, int64_t out_stride);
+
 struct QDotTable {
   const char* isa;
   QuantizeActFn quantize_a32;
@@ -50,9 +55,12 @@ struct QDotTable {
   QDotFn q4_0, q4_1, q5_0, q5_1, q8_0, q2_k, q3_k, q4_k, q5_k, q6_k;
   Gemv8Fn gemv8_q4_0, gemv8_q4_1, gemv8_q5_0, gemv8_q5_1, gemv8_q8_0, gemv8_q2_k, gemv8_q3_k, gemv8_q4_k,
       gemv8_q5_k, gemv8_q6_k;
+  // Multi-token kernels where an ISA has them (nullptr: callers loop over gemv8).
+  Gemm8Fn gemm8_q4_0 = nullptr, gemm8_q8_0 = nullptr, gemm8_q4_k = nullptr, gemm8_q6_k = nullptr;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;
+  Gemm8Fn gemm8(TensorType weight_type) const;  // nullptr when this ISA has none for the type
   QuantizeActFn quantize(ActFormat format) const { return format == ActFormat::A32 ? quantize_a32 : quantize_a256; }
 };
 

@@ -36,10 +36,19 @@ void scale_f32(float* y, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+template <typename T, float (*Dot)(const T*, const float*, int64_t)>
+void dot4(const T* a, const float* b, int64_t b_stride, int64_t n, float* out) {
+  for (int t = 0; t < 4; ++t) out[t] = Dot(a, b + t * b_stride, n);
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernels() {
-  static const KernelTable table{"scalar", dot_f32, dot_f16_f32, dot_bf16_f32, axpy_f32, axpy_f16_f32, scale_f32};
+  static const KernelTable table{"scalar",          dot_f32,
+                                 dot_f16_f32,       dot_bf16_f32,
+                                 axpy_f32,          axpy_f16_f32,
+                                 scale_f32,         dot4<float, dot_f32>,
+                                 dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>};
   return table;
 }
 

@@ -1,7 +1,9 @@
 // Every SIMD kernel against its scalar reference on random inputs of awkward sizes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <string>
 #include <random>
 
 #include "base/half.h"
@@ -33,12 +35,15 @@ void expect_close_sum(float got, float want, float magnitude, int64_t n) {
 std::vector<const KernelTable*> simd_tables() {
   std::vector<const KernelTable*> t;
   if (const KernelTable* avx2 = avx2_kernels()) t.push_back(avx2);
+  if (const KernelTable* avx512 = avx512_kernels()) t.push_back(avx512);
   return t;
 }
 
 TEST(Kernels, DispatchPicksAvailableIsa) {
   const KernelTable& k = kernels();
-  if (avx2_kernels() != nullptr) {
+  if (avx512_kernels() != nullptr) {
+    EXPECT_STREQ(k.isa, "avx512");
+  } else if (avx2_kernels() != nullptr) {
     EXPECT_STREQ(k.isa, "avx2");
   } else {
     EXPECT_STREQ(k.isa, "scalar");
@@ -67,6 +72,30 @@ TEST(Kernels, SimdMatchesScalarReference) {
       expect_close_sum(simd->dot_f16_f32(h.data(), b.data(), n), ref.dot_f16_f32(h.data(), b.data(), n), mag, n);
       expect_close_sum(simd->dot_bf16_f32(bf.data(), b.data(), n), ref.dot_bf16_f32(bf.data(), b.data(), n), mag, n);
 
+      // Four activation rows (the first is b) against one weight row, strided apart.
+      const int64_t stride = n + 3;
+      std::vector<float> b4(static_cast<size_t>(4 * stride));
+      for (auto& v : b4) v = std::normal_distribution<float>(0.0f, 1.0f)(rng);
+      std::copy(b.begin(), b.end(), b4.begin());
+      float got[4], want[4];
+      for (int kind = 0; kind < 3; ++kind) {
+        if (kind == 0) {
+          simd->dot4_f32(a.data(), b4.data(), stride, n, got);
+          ref.dot4_f32(a.data(), b4.data(), stride, n, want);
+        } else if (kind == 1) {
+          simd->dot4_f16_f32(h.data(), b4.data(), stride, n, got);
+          ref.dot4_f16_f32(h.data(), b4.data(), stride, n, want);
+        } else {
+          simd->dot4_bf16_f32(bf.data(), b4.data(), stride, n, got);
+          ref.dot4_bf16_f32(bf.data(), b4.data(), stride, n, want);
+        }
+        for (int t = 0; t < 4; ++t) {
+          float m = 0.0f;
+          for (int64_t i = 0; i < n; ++i) m += std::fabs(a[static_cast<size_t>(i)] * b4[static_cast<size_t>(t * stride + i)]);
+          SCOPED_TRACE("dot4 kind " + std::to_string(kind) + " token " + std::to_string(t));
+          expect_close_sum(got[t], want[t], m, n);
+        }
+      }
       std::vector<float> y1 = b, y2 = b;
       simd->axpy_f32(0.37f, a.data(), y1.data(), n);
       ref.axpy_f32(0.37f, a.data(), y2.data(), n);
@@ -94,7 +123,7 @@ TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
                               TensorType::Q6_K};
   for (TensorType type : types) {
     SCOPED_TRACE(std::string(type_name(type)));
-    const int64_t cols = 512, rows = 19, tokens = 3;
+    const int64_t cols = 512, rows = 19, tokens = 6;  // 4 through dot4, 2 alone
     const size_t rb = row_bytes(type, cols);
     std::vector<uint8_t> w(rb * rows);
     std::vector<float> deq(static_cast<size_t>(rows * cols));

@@ -234,3 +234,68 @@ TEST(QDot, ExtremeValuesDoNotOverflowInt16) {
 
 }  // namespace
 }  // namespace frugal
+
+namespace frugal {
+namespace {
+
+// Multi-token kernels give, for each of 1..kMaxGemmTokens tokens, what the single-token
+// reference gives (also on extreme rows, where any int16 overflow would show).
+TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
+  std::mt19937 rng(23);
+  int checked = 0;
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const ActFormat f = act_format(type);
+    for (int64_t n : {256, 1280}) {
+      for (bool extreme : {false, true}) {
+        const size_t rb = row_bytes(type, n);
+        std::vector<uint8_t> rows(rb * 8);
+        for (int r = 0; r < 8; ++r) {
+          if (extreme) {
+            const auto w = extreme_row(type, n);
+            std::memcpy(rows.data() + r * rb, w.data(), rb);
+          } else {
+            const auto wf = gaussian(static_cast<size_t>(n), rng, 0.02f * (r + 1));
+            quantize_row(type, wf.data(), rows.data() + r * rb, n);
+          }
+        }
+        std::vector<uint8_t> group(repacked_group_bytes(type, n));
+        repack_group(type, rows.data(), rb, n, group.data());
+        std::vector<Quantized> acts;
+        for (int t = 0; t < kMaxGemmTokens; ++t) {
+          acts.push_back(extreme ? quantize_act(scalar_qdot(), f, std::vector<float>(static_cast<size_t>(n), t % 2 ? -1.0f : 1.0f))
+                                 : quantize_act(scalar_qdot(), f, gaussian(static_cast<size_t>(n), rng, 1.0f + t)));
+        }
+        std::vector<ActRow> views;
+        for (const auto& q : acts) views.push_back(q.row);
+        for (const QDotTable* table : available_qdot_tables()) {
+          const Gemm8Fn gemm = table->gemm8(type);
+          if (gemm == nullptr) continue;
+          SCOPED_TRACE(table->isa);
+          for (int nt = 1; nt <= kMaxGemmTokens; ++nt) {
+            const int64_t stride = 11;  // not 8: rows of the output are strided
+            std::vector<float> out(static_cast<size_t>(stride * nt), -1.0f);
+            gemm(group.data(), views.data(), nt, n, out.data(), stride);
+            for (int t = 0; t < nt; ++t) {
+              for (int r = 0; r < 8; ++r) {
+                const float want = scalar_qdot().dot(type)(rows.data() + r * rb, views[static_cast<size_t>(t)], n);
+                EXPECT_NEAR(out[static_cast<size_t>(t * stride + r)], want, 1e-4f * std::fabs(want) + 1e-4f)
+                    << "nt=" << nt << " t=" << t << " r=" << r << " n=" << n << " extreme=" << extreme;
+              }
+              for (int64_t r = 8; r < stride; ++r) EXPECT_EQ(out[static_cast<size_t>(t * stride + r)], -1.0f);
+            }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+#if defined(__x86_64__)
+  if (avx2_qdot() != nullptr) {
+    EXPECT_GT(checked, 0);
+  }
+#endif
+}
+
+}  // namespace
+}  // namespace frugal

@@ -2,12 +2,23 @@
 // -mf16c and only reached through dispatch after cpuid confirmed those features.
 #include <immintrin.h>
 
-#include "base/half.h"
+#include <cstring>
+
 #include "kernels/kernels.h"
 
 namespace frugal {
 
 namespace {
+
+// Scalar conversions for the tails, local to this file: base/half.h's inline functions
+// would be merged by the linker with copies compiled for other ISAs.
+inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+inline float bf16_scalar(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
 
 inline float hsum(__m256 v) {
   __m128 lo = _mm256_castps256_ps128(v);
@@ -51,13 +62,13 @@ float dot_f32(const float* a, const float* b, int64_t n) {
 
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) {
   float sum = dot_body(a, b, n, load_f16);
-  for (int64_t i = n & ~int64_t{7}; i < n; ++i) sum += fp16_to_fp32(a[i]) * b[i];
+  for (int64_t i = n & ~int64_t{7}; i < n; ++i) sum += f16_scalar(a[i]) * b[i];
   return sum;
 }
 
 float dot_bf16_f32(const uint16_t* a, const float* b, int64_t n) {
   float sum = dot_body(a, b, n, load_bf16);
-  for (int64_t i = n & ~int64_t{7}; i < n; ++i) sum += bf16_to_fp32(a[i]) * b[i];
+  for (int64_t i = n & ~int64_t{7}; i < n; ++i) sum += bf16_scalar(a[i]) * b[i];
   return sum;
 }
 
@@ -72,7 +83,7 @@ void axpy_f16_f32(float a, const uint16_t* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, load_f16(x + i), _mm256_loadu_ps(y + i)));
-  for (; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
+  for (; i < n; ++i) y[i] += a * f16_scalar(x[i]);
 }
 
 void scale_f32(float* y, float a, int64_t n) {
@@ -82,10 +93,46 @@ void scale_f32(float* y, float a, int64_t n) {
   for (; i < n; ++i) y[i] *= a;
 }
 
+// Four activation rows against one weight row: 8 accumulators (2 per token) keep both FMA
+// pipes busy; the tail past a multiple of 8 is added in scalar code.
+template <typename T, typename Load, typename Scalar>
+void dot4_body(const T* a, const float* b, int64_t bs, int64_t n, float* out, Load load, Scalar scalar) {
+  __m256 s[4][2];
+  for (auto& t : s) t[0] = t[1] = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 w0 = load(a + i), w1 = load(a + i + 8);
+    for (int t = 0; t < 4; ++t) {
+      s[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + t * bs + i), s[t][0]);
+      s[t][1] = _mm256_fmadd_ps(w1, _mm256_loadu_ps(b + t * bs + i + 8), s[t][1]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    const __m256 w0 = load(a + i);
+    for (int t = 0; t < 4; ++t) s[t][0] = _mm256_fmadd_ps(w0, _mm256_loadu_ps(b + t * bs + i), s[t][0]);
+  }
+  for (int t = 0; t < 4; ++t) {
+    float sum = hsum(_mm256_add_ps(s[t][0], s[t][1]));
+    for (int64_t j = i; j < n; ++j) sum += scalar(a[j]) * b[t * bs + j];
+    out[t] = sum;
+  }
+}
+
+void dot4_f32(const float* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_body(a, b, bs, n, out, [](const float* p) { return _mm256_loadu_ps(p); }, [](float v) { return v; });
+}
+void dot4_f16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_body(a, b, bs, n, out, load_f16, f16_scalar);
+}
+void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_body(a, b, bs, n, out, load_bf16, bf16_scalar);
+}
+
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable table{"avx2", dot_f32, dot_f16_f32, dot_bf16_f32, axpy_f32, axpy_f16_f32, scale_f32};
+  static const KernelTable table{"avx2",   dot_f32,   dot_f16_f32,  dot_bf16_f32, axpy_f32,     axpy_f16_f32,
+                                 scale_f32, dot4_f32, dot4_f16_f32, dot4_bf16_f32};
   return table;
 }
 

@@ -177,6 +177,10 @@ void gemv8_q3_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q4_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q5_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q6_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out);
+void gemm8_q4_0_avx2(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
+void gemm8_q8_0_avx2(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
+void gemm8_q4_k_avx2(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
+void gemm8_q6_k_avx2(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
 
 const QDotTable& avx2_qdot_table() {
   static const QDotTable table{
@@ -203,6 +207,10 @@ const QDotTable& avx2_qdot_table() {
       .gemv8_q4_k = gemv8_q4_k_avx2,
       .gemv8_q5_k = gemv8_q5_k_avx2,
       .gemv8_q6_k = gemv8_q6_k_avx2,
+      .gemm8_q4_0 = gemm8_q4_0_avx2,
+      .gemm8_q8_0 = gemm8_q8_0_avx2,
+      .gemm8_q4_k = gemm8_q4_k_avx2,
+      .gemm8_q6_k = gemm8_q6_k_avx2,
   };
   return table;
 }

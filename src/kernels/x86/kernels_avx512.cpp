@@ -1,0 +1,105 @@
+// AVX-512 F versions of the float kernels that carry prefill and decode with float
+// weights (F32/F16/BF16 matrices): 16 lanes per FMA. The rest of the table is AVX2's
+// (every AVX-512 CPU has AVX2). Compiled with AVX-512 flags, reached only via dispatch.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace frugal {
+
+const KernelTable& avx2_kernel_table();  // kernels_avx2.cpp
+
+namespace {
+
+// Scalar conversions for the tails, local to this file: base/half.h's inline functions
+// would be merged by the linker with copies compiled for other ISAs.
+inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
+inline float bf16_scalar(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+inline __m512 load_f32(const float* p) { return _mm512_loadu_ps(p); }
+inline __m512 load_f16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+inline __m512 load_bf16(const uint16_t* p) {
+  const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+}
+inline float widen(float v) { return v; }
+
+template <typename T, typename Load, typename Scalar>
+float dot_body(const T* a, const float* b, int64_t n, Load load, Scalar scalar) {
+  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps(), s2 = _mm512_setzero_ps(), s3 = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) {
+    s0 = _mm512_fmadd_ps(load(a + i), _mm512_loadu_ps(b + i), s0);
+    s1 = _mm512_fmadd_ps(load(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+    s2 = _mm512_fmadd_ps(load(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+    s3 = _mm512_fmadd_ps(load(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+  }
+  for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(load(a + i), _mm512_loadu_ps(b + i), s0);
+  float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  for (; i < n; ++i) sum += scalar(a[i]) * b[i];
+  return sum;
+}
+
+template <typename T, typename Load, typename Scalar>
+void dot4_body(const T* a, const float* b, int64_t bs, int64_t n, float* out, Load load, Scalar scalar) {
+  __m512 s[4][2];
+  for (auto& t : s) t[0] = t[1] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m512 w0 = load(a + i), w1 = load(a + i + 16);
+    for (int t = 0; t < 4; ++t) {
+      s[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(b + t * bs + i), s[t][0]);
+      s[t][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(b + t * bs + i + 16), s[t][1]);
+    }
+  }
+  for (; i + 16 <= n; i += 16) {
+    const __m512 w0 = load(a + i);
+    for (int t = 0; t < 4; ++t) s[t][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(b + t * bs + i), s[t][0]);
+  }
+  for (int t = 0; t < 4; ++t) {
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(s[t][0], s[t][1]));
+    for (int64_t j = i; j < n; ++j) sum += scalar(a[j]) * b[t * bs + j];
+    out[t] = sum;
+  }
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) { return dot_body(a, b, n, load_f32, widen); }
+float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) { return dot_body(a, b, n, load_f16, f16_scalar); }
+float dot_bf16_f32(const uint16_t* a, const float* b, int64_t n) { return dot_body(a, b, n, load_bf16, bf16_scalar); }
+void dot4_f32(const float* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_body(a, b, bs, n, out, load_f32, widen);
+}
+void dot4_f16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_body(a, b, bs, n, out, load_f16, f16_scalar);
+}
+void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_body(a, b, bs, n, out, load_bf16, bf16_scalar);
+}
+
+}  // namespace
+
+const KernelTable& avx512_kernel_table() {
+  static const KernelTable table = [] {
+    KernelTable t = avx2_kernel_table();
+    t.isa = "avx512";
+    t.dot_f32 = dot_f32;
+    t.dot_f16_f32 = dot_f16_f32;
+    t.dot_bf16_f32 = dot_bf16_f32;
+    t.dot4_f32 = dot4_f32;
+    t.dot4_f16_f32 = dot4_f16_f32;
+    t.dot4_bf16_f32 = dot4_bf16_f32;
+    return t;
+  }();
+  return table;
+}
+
+}  // namespace frugal

@@ -1,6 +1,7 @@
 // frugal plan: will a model fit on which chips, how fast will it answer, how many users can
 // it serve, and how many chips does a load need; --validate / --calibrate check the model
 // of speed against `frugal bench` on this machine.
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <ctime>
@@ -98,7 +99,9 @@ std::vector<ValidationRun> run_validation_benchmarks(const ValidateOptions& o, c
     for (const auto& t : o.types) {
       const auto ft = parse_file_type(t);
       if (!ft) fail("validate: type '{}' is not supported (supported: {})", t, file_type_names());
-      jobs.push_back({&p, *ft, t});
+      std::string label = t;  // the calibration's key: "Q4_K_M" however it was typed
+      for (char& ch : label) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+      jobs.push_back({&p, *ft, label});
     }
   }
   WorkDir dir(o.work_dir);
@@ -124,17 +127,25 @@ std::vector<ValidationRun> run_validation_benchmarks(const ValidateOptions& o, c
       r.profile.file_type = type;
     }
     r.n_layer = r.profile.n_layer;
-    if (progress) progress(fmt::format("{} {}: probing", preset.name, type), done, jobs.size());
-    r.test_time = utc_now();
-    r.read_gbps = measure_read_bandwidth(o.n_threads, static_cast<size_t>(o.buffer_mib) << 20);
-    r.fma_gflops = std::max(measure_fma_gflops(o.n_threads, 512), measure_fma_gflops(o.n_threads, 256));
-    if (r.fma_gflops <= 0) fail("validate: this CPU has no FMA unit the probe can measure");
-    if (progress) progress(fmt::format("{} {}: benchmarking", preset.name, type), done, jobs.size());
+    // The machine's speed drifts (other work, clocks): each limit is probed right before
+    // and right after the test it judges, and the mean of the two is used.
+    auto fma = [&] {
+      const double f = std::max(measure_fma_gflops(o.n_threads, 512), measure_fma_gflops(o.n_threads, 256));
+      if (f <= 0) fail("validate: this CPU has no FMA unit the probe can measure");
+      return f;
+    };
+    auto bandwidth = [&] { return measure_read_bandwidth(o.n_threads, static_cast<size_t>(o.buffer_mib) << 20); };
     BenchOptions bo;
     bo.reps = o.reps;
-    const auto results = run_model_bench(path, {BenchTest{o.n_prompt, 0, o.n_threads}, BenchTest{0, o.n_gen, o.n_threads}}, bo);
-    r.measured_prefill_tps = results[0].avg_ts;
-    r.measured_decode_tps = results[1].avg_ts;
+    r.test_time = utc_now();
+    if (progress) progress(fmt::format("{} {}: prefill", preset.name, type), done, jobs.size());
+    const double fma_before = fma();
+    r.measured_prefill_tps = run_model_bench(path, {BenchTest{o.n_prompt, 0, o.n_threads}}, bo)[0].avg_ts;
+    r.fma_gflops = 0.5 * (fma_before + fma());
+    if (progress) progress(fmt::format("{} {}: decode", preset.name, type), done, jobs.size());
+    const double bw_before = bandwidth();
+    r.measured_decode_tps = run_model_bench(path, {BenchTest{0, o.n_gen, o.n_threads}}, bo)[0].avg_ts;
+    r.read_gbps = 0.5 * (bw_before + bandwidth());
     std::error_code ec;
     fs::remove(path, ec);
     runs.push_back(std::move(r));

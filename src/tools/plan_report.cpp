@@ -66,19 +66,19 @@ std::string plan_text(const PlanReport& r) {
                    r.calibration.empty() ? "; no calibration (cpu factors from the catalog)"
                                          : "; cpu factors from calibration " + r.calibration);
 
-  s += fmt::format("| {:<12} | {:>18} | {:>4} | {:>9} | {:>5} | {:>9} | {:>8} | {:>8} | {:>5} | {:>9} | {:>9} | {:>5} | {:>7} | {:>6} |\n",
+  s += fmt::format("| {:<12} | {:>20} | {:>4} | {:>10} | {:>5} | {:>9} | {:>8} | {:>8} | {:>5} | {:>9} | {:>9} | {:>5} | {:>7} | {:>6} |\n",
                    "hardware", "need / usable 1 chip", "fits", "users/chip", "inst", "1 stream", "prefill", "TTFT ms",
                    "users", "t/s/user", "aggregate", "chips", "servers", "kW");
-  s += fmt::format("|{:-<14}|{:-<20}|{:-<6}|{:-<11}|{:-<7}|{:-<11}|{:-<10}|{:-<10}|{:-<7}|{:-<11}|{:-<11}|{:-<7}|{:-<9}|{:-<8}|\n",
+  s += fmt::format("|{:-<14}|{:-<22}|{:-<6}|{:-<12}|{:-<7}|{:-<11}|{:-<10}|{:-<10}|{:-<7}|{:-<11}|{:-<11}|{:-<7}|{:-<9}|{:-<8}|\n",
                    "", "", "", "", "", "", "", "", "", "", "", "", "", "");
   for (const auto& p : r.plans) {
     const std::string need = fmt::format("{:.1f}/{:.1f} GiB", p.need_bytes / (1024.0 * 1024 * 1024),
                                          p.usable_bytes / (1024.0 * 1024 * 1024));
     if (p.instance_chips == 0) {
-      s += fmt::format("| {:<12} | {:>18} | {:>4} | {:>9} | does not fit\n", p.hw.name, need, "no", 0);
+      s += fmt::format("| {:<12} | {:>20} | {:>4} | {:>10} | does not fit\n", p.hw.name, need, "no", 0);
       continue;
     }
-    s += fmt::format("| {:<12} | {:>18} | {:>4} | {:>9} | {:>5} | {:>9} | {:>8} | {:>8} | {:>5} | {:>9} | {:>9} | {:>5} | {:>7} | {:>6} |\n",
+    s += fmt::format("| {:<12} | {:>20} | {:>4} | {:>10} | {:>5} | {:>9} | {:>8} | {:>8} | {:>5} | {:>9} | {:>9} | {:>5} | {:>7} | {:>6} |\n",
                      p.hw.name, need, p.fits_one_chip ? "yes" : "no", p.max_concurrency_one_chip,
                      fmt::format("{}x", p.instance_chips), rate(p.decode_tps_single), rate(p.prefill_tps),
                      fmt::format("{:.0f}", p.ttft_ms), p.users_per_instance, rate(p.stream_tps_at_load),

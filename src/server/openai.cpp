@@ -108,6 +108,20 @@ void parse_messages(const Json& body, OpenAiRequest& r) {
     copy["role"] = role == "developer" ? "system" : role;
     copy["content"] = flatten_content(msg.contains("content") ? msg["content"] : Json(nullptr), i);
     if (copy["content"].is_null() && role != "assistant") bad_request("message content is required", param + ".content");
+    // An assistant turn that only called tools has null content; templates concatenate it.
+    if (copy["content"].is_null()) copy["content"] = "";
+    // OpenAI clients send tool-call arguments as JSON text; chat templates expect the object
+    // (they iterate it or apply tojson). Text that is not JSON stays as it is.
+    if (copy.contains("tool_calls") && copy["tool_calls"].is_array()) {
+      for (auto& call : copy["tool_calls"]) {
+        if (!call.is_object() || !call.contains("function") || !call["function"].is_object()) continue;
+        Json& fn = call["function"];
+        if (fn.contains("arguments") && fn["arguments"].is_string()) {
+          Json parsed = Json::parse(fn["arguments"].get<std::string>(), nullptr, false);
+          if (!parsed.is_discarded()) fn["arguments"] = std::move(parsed);
+        }
+      }
+    }
     r.messages.push_back(std::move(copy));
   }
   if (const Json* tools = field(body, "tools")) {

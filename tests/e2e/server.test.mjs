@@ -126,6 +126,18 @@ test("chat: non-streaming and streaming agree; usage and finish_reason", async (
   assert.equal(parts.choices[0].message.content, full.choices[0].message.content);
 });
 
+test("chat: an assistant turn with only tool calls (null content, JSON-text arguments)", async () => {
+  const r = await main.client.chat.completions.create({
+    model: "x", max_tokens: 4, temperature: 0,
+    messages: [{role: "user", content: "What is the weather?"},
+               {role: "assistant", content: null,
+                tool_calls: [{id: "call_1", type: "function",
+                              function: {name: "weather", arguments: "{\"city\": \"Paris\"}"}}]},
+               {role: "tool", tool_call_id: "call_1", content: "sunny"}]});
+  assert.equal(r.choices[0].message.role, "assistant");
+  assert.equal(r.usage.completion_tokens, 4);
+});
+
 test("stop strings, seeds and logprobs", async () => {
   const r = await main.client.completions.create({model: "x", prompt: "Once upon a time", max_tokens: 64,
                                                   temperature: 0, stop: ["Lily"]});

@@ -8,8 +8,9 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
-#include <regex>
 #include <set>
+#include <string>
+#include <string_view>
 
 #include "base/error.h"
 #include "format/safetensors.h"
@@ -107,12 +108,17 @@ std::string gguf_name(const std::string& hf, std::string& error) {
       {"mlp.down_proj.weight", "ffn_down.weight"},
   };
   if (const auto it = kTop.find(hf); it != kTop.end()) return it->second;
-  static const std::regex layer(R"(model\.layers\.(\d+)\.(.+))");
-  std::smatch m;
-  if (std::regex_match(hf, m, layer)) {
-    const std::string rest = m[2];
-    if (rest == "self_attn.rotary_emb.inv_freq") return "";  // recomputed from rope_theta
-    if (const auto it = kLayer.find(rest); it != kLayer.end()) return "blk." + m[1].str() + "." + it->second;
+  // model.layers.<digits>.<rest>
+  const std::string_view prefix = "model.layers.";
+  if (hf.compare(0, prefix.size(), prefix) == 0) {
+    const size_t digits_end = hf.find_first_not_of("0123456789", prefix.size());
+    if (digits_end != std::string::npos && digits_end > prefix.size() && hf[digits_end] == '.' &&
+        digits_end + 1 < hf.size()) {
+      const std::string index = hf.substr(prefix.size(), digits_end - prefix.size());
+      const std::string rest = hf.substr(digits_end + 1);
+      if (rest == "self_attn.rotary_emb.inv_freq") return "";  // recomputed from rope_theta
+      if (const auto it = kLayer.find(rest); it != kLayer.end()) return "blk." + index + "." + it->second;
+    }
   }
   error = fmt::format("tensor '{}' is not part of a llama/mistral/qwen2/qwen3 model", hf);
   return "";

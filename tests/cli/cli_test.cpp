@@ -1,36 +1,19 @@
 // The `frugal` command line as a user runs it.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli/run_frugal.h"
 #include "support/test_support.h"
 
 namespace frugal {
 namespace {
 
-struct Result {
-  int status;
-  std::string out;
-  std::string err;
-};
+using Result = test::CliResult;
 
-Result frugal(const std::string& args) {
-  const std::string err_path = test::temp_dir() + "/stderr.txt";
-  const std::string cmd = std::string(FRUGAL_BINARY_DIR) + "/frugal " + args + " 2>" + err_path;
-  Result r;
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (p == nullptr) throw std::runtime_error("popen failed");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = ::pclose(p);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.err = test::read_file(err_path);
-  return r;
-}
+Result frugal(const std::string& args) { return test::run_frugal(args); }
 
 std::string stories() { return test::testdata("stories260K/stories260K.gguf"); }
 

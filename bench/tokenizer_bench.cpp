@@ -28,6 +28,7 @@
 
 #include <unistd.h>
 
+#include "base/build_info.h"
 #include "tokenizer/file_reader.h"
 #include "tokenizer/tokenizer.h"
 
@@ -148,7 +149,7 @@ int main(int argc, char** argv) {
     const std::vector<std::pair<std::string, std::vector<std::string>>> shapes = {
         {"whole", {text}}, {"chunks-4KiB", chunks_of(text, 4096)}};
 
-    json report = {{"benchmark", "tokenizer encode throughput"}, {"commit", FRUGAL_COMMIT},
+    json report = {{"benchmark", "tokenizer encode throughput"}, {"commit", frugal::build_commit()},
                    {"text_bytes", text.size()}, {"threads", 1}, {"results", json::array()}};
     struct Subject {
       const char* name;

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "base/build_info.h"
 #include "base/error.h"
 #include "cli/common.h"
 #include "format/gguf.h"
@@ -58,7 +59,7 @@ nlohmann::json result_json(const std::string& path, const BenchModelInfo& info, 
                            const std::string& cache_type) {
   nlohmann::json j;
   j["engine"] = "frugal";
-  j["build_commit"] = FRUGAL_COMMIT;
+  j["build_commit"] = build_commit();
   j["build_number"] = 0;
   j["cpu_info"] = cpu_model_name();
   j["gpu_info"] = "";
@@ -139,7 +140,7 @@ void bench_model(const BenchCliOptions& o) {
                test_name(r.test), fmt::format("{:.2f} ± {:.2f}", r.avg_ts, r.stddev_ts));
   }
   std::fflush(stdout);
-  std::printf("\nfrugal %s (%s)\n", FRUGAL_VERSION, FRUGAL_COMMIT);
+  std::printf("\nfrugal %s (%s)\n", build_version(), build_commit());
 }
 
 void bench_memory(const BenchCliOptions& o) {
@@ -200,7 +201,7 @@ void bench_memory(const BenchCliOptions& o) {
   if (o.json) {
     nlohmann::json j;
     j["engine"] = "frugal";
-    j["build_commit"] = FRUGAL_COMMIT;
+    j["build_commit"] = build_commit();
     j["cpu_info"] = cpu_model_name();
     j["limits"] = limits;
     if (file) {

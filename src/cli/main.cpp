@@ -8,6 +8,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/build_info.h"
 #include "base/error.h"
 #include "cli/common.h"
 
@@ -61,7 +62,7 @@ void add_registered_commands(CLI::App& app) {
 
 int main(int argc, char** argv) {
   CLI::App app{"frugal: run and serve LLMs on the hardware you have"};
-  app.set_version_flag("--version", std::string("frugal ") + FRUGAL_VERSION + " (" + FRUGAL_COMMIT + ")");
+  app.set_version_flag("--version", std::string("frugal ") + frugal::build_version() + " (" + frugal::build_commit() + ")");
   app.require_subcommand(1);
   frugal::cli::add_registered_commands(app);
   try {

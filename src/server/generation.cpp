@@ -3,6 +3,7 @@
 #include <chrono>
 #include <random>
 
+#include "base/build_info.h"
 #include "server/server_impl.h"
 
 namespace frugal {
@@ -135,7 +136,7 @@ asio::awaitable<bool> Server::Impl::generate(Stream& stream, HttpRequest& req, b
   base["object"] = chat ? "chat.completion.chunk" : "text_completion";
   base["created"] = created;
   base["model"] = model_id;
-  base["system_fingerprint"] = std::string("frugal-") + FRUGAL_COMMIT;
+  base["system_fingerprint"] = std::string("frugal-") + build_commit();
 
   std::string text;
   Json chat_logprobs = Json::array();

@@ -339,7 +339,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--layers", o->layers, "--preset / --validate: a shallow model of N layers");
   cmd->add_option("--bench-prompt", o->bench_prompt, "--validate: prompt length of the pp test (default 128)");
   cmd->add_option("--bench-gen", o->bench_gen, "--validate: tokens of the tg test (default 32)");
-  cmd->add_option("-r,--repetitions", o->reps, "--validate: repetitions of each test (default 3)");
+  cmd->add_option("-r,--repetitions", o->reps, "--validate: repetitions of each test, the median counts (default 5)");
   cmd->add_option("--testdata", o->testdata, "shared testdata directory (the presets' vocabularies)");
   cmd->callback([o] {
     if (o->validate || o->calibrate) {

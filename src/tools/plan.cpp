@@ -11,10 +11,13 @@ namespace {
 
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 
-double lookup(const std::map<std::string, double>& m, const std::string& key, std::string& used) {
-  if (const auto it = m.find(key); it != m.end()) {
-    used = key;
-    return it->second;
+// The first of `keys` the calibration has, else its default.
+double lookup(const std::map<std::string, double>& m, std::initializer_list<std::string> keys, std::string& used) {
+  for (const std::string& key : keys) {
+    if (const auto it = m.find(key); it != m.end()) {
+      used = key;
+      return it->second;
+    }
   }
   used = "default";
   return m.at("default");
@@ -65,8 +68,8 @@ ChipRates chip_rates(const Hardware& hw, const HardwareClass& cls, const ModelPr
   r.efficiency_source = fmt::format("class {} (catalog)", cls.name);
   if (calibration != nullptr && cls.name == "cpu") {
     std::string mem_key, comp_key;
-    r.memory_efficiency = lookup(calibration->memory_efficiency, model.file_type, mem_key);
-    r.compute_efficiency = lookup(calibration->compute_efficiency, model.file_type, comp_key);
+    r.memory_efficiency = lookup(calibration->memory_efficiency, {model.matmul_type, model.file_type}, mem_key);
+    r.compute_efficiency = lookup(calibration->compute_efficiency, {model.matmul_type, model.file_type}, comp_key);
     r.efficiency_source = fmt::format("calibration {} ({})", calibration->path, mem_key);
   }
   r.bandwidth = bw_probe * r.memory_efficiency;

@@ -1,5 +1,7 @@
 #include "tools/plan_model.h"
 
+#include <map>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -76,6 +78,7 @@ ModelProfile make_profile(const ProfileShape& s, const std::vector<ProfileTensor
     if (t.name == "output.weight") has_output = true;
   }
   p.tied_embeddings = !has_output;
+  std::map<std::string, double> layer_elements_by_type;
   for (const auto& t : tensors) {
     const int64_t n = elements(t.ne);
     const auto& tr = traits(t.type);
@@ -90,8 +93,18 @@ ModelProfile make_profile(const ProfileShape& s, const std::vector<ProfileTensor
     } else {
       p.decode_bytes += bytes;
     }
-    if (matrix && starts_with(t.name, "blk.")) p.layer_matmul_params += static_cast<double>(n);
+    if (matrix && starts_with(t.name, "blk.")) {
+      p.layer_matmul_params += static_cast<double>(n);
+      layer_elements_by_type[std::string(type_name(t.type))] += static_cast<double>(n);
+    }
     if (t.name == "output.weight" || (&t == embd && p.tied_embeddings)) p.output_params = static_cast<double>(n);
+  }
+  double most = 0;
+  for (const auto& [type, n] : layer_elements_by_type) {
+    if (n > most) {
+      most = n;
+      p.matmul_type = type;
+    }
   }
   if (p.n_vocab == 0 && embd != nullptr && embd->ne.size() >= 2) p.n_vocab = static_cast<int>(embd->ne[1]);
   return p;

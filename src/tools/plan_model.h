@@ -21,7 +21,11 @@ struct ModelPreset;
 struct ModelProfile {
   std::string name;       // "llama3.2-1b" or general.name / the file name
   std::string arch;       // llama | qwen2 | qwen3 | ...
-  std::string file_type;  // "Q4_K_M", "Q8_0", "F16", ...: the key of calibrated efficiencies
+  std::string file_type;  // "Q4_K_M", "Q8_0", "F16", ...
+  // The tensor type of most layer matrix elements ("Q4_K" in llama3.2-1b Q4_K_M, "Q5_0" in
+  // qwen2.5-0.5b Q4_K_M, whose 896-wide rows rule K-quants out): the kernel that does most
+  // of the work, so the key of calibrated efficiencies (file_type is the fallback).
+  std::string matmul_type;
   int n_layer = 0;
   int n_embd = 0;
   int n_head = 0;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -64,6 +65,15 @@ double geomean(const std::vector<double>& v) {
   double s = 0;
   for (double x : v) s += std::log(x);
   return std::exp(s / static_cast<double>(v.size()));
+}
+
+// The median repetition: one disturbed by other work on the machine does not move it.
+double median_tps(const BenchResult& b) {
+  std::vector<double> v = b.samples_ts;
+  if (v.empty()) return b.avg_ts;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 // Decode's fraction of its memory roofline. The bench decodes from an empty cache, so
@@ -140,11 +150,11 @@ std::vector<ValidationRun> run_validation_benchmarks(const ValidateOptions& o, c
     r.test_time = utc_now();
     if (progress) progress(fmt::format("{} {}: prefill", preset.name, type), done, jobs.size());
     const double fma_before = fma();
-    r.measured_prefill_tps = run_model_bench(path, {BenchTest{o.n_prompt, 0, o.n_threads}}, bo)[0].avg_ts;
+    r.measured_prefill_tps = median_tps(run_model_bench(path, {BenchTest{o.n_prompt, 0, o.n_threads}}, bo)[0]);
     r.fma_gflops = 0.5 * (fma_before + fma());
     if (progress) progress(fmt::format("{} {}: decode", preset.name, type), done, jobs.size());
     const double bw_before = bandwidth();
-    r.measured_decode_tps = run_model_bench(path, {BenchTest{0, o.n_gen, o.n_threads}}, bo)[0].avg_ts;
+    r.measured_decode_tps = median_tps(run_model_bench(path, {BenchTest{0, o.n_gen, o.n_threads}}, bo)[0]);
     r.read_gbps = 0.5 * (bw_before + bandwidth());
     std::error_code ec;
     fs::remove(path, ec);
@@ -164,10 +174,13 @@ Calibration calibration_from_runs(const std::vector<ValidationRun>& runs, const 
     if (!(r.measured_decode_tps > 0 && r.measured_prefill_tps > 0 && r.read_gbps > 0 && r.fma_gflops > 0)) {
       fail("calibration: the run of {} {} has no measurement", r.preset, r.type);
     }
-    mem[r.type].push_back(decode_fraction(r));
-    comp[r.type].push_back(prefill_fraction(r));
-    all_mem.push_back(mem[r.type].back());
-    all_comp.push_back(comp[r.type].back());
+    // Keyed by the tensor type doing most of the work, not the file type: one file type
+    // (Q4_K_M) is Q4_K matrices in one model and Q5_0 in another, with different kernels.
+    const std::string& key = r.profile.matmul_type.empty() ? r.type : r.profile.matmul_type;
+    mem[key].push_back(decode_fraction(r));
+    comp[key].push_back(prefill_fraction(r));
+    all_mem.push_back(mem[key].back());
+    all_comp.push_back(comp[key].back());
     c.read_gbps += r.read_gbps;
     c.fma_gflops += r.fma_gflops;
     c.measured_at = r.test_time;  // the last run's

@@ -1,7 +1,7 @@
 // `frugal plan --validate / --calibrate`: write synthetic models with real shapes (synth),
 // run the same benchmark as `frugal bench` on them, and compare the planner's predictions
 // for `local` with what was measured. Calibration turns the measurements into the cpu
-// efficiency factors (per file type) that the planner reads back.
+// efficiency factors (per matmul tensor type) that the planner reads back.
 #pragma once
 
 #include <functional>
@@ -18,7 +18,7 @@ struct ValidateOptions {
   int layers = 0;         // > 0: shallow models of that many layers (quick)
   int n_prompt = 128;
   int n_gen = 32;
-  int reps = 3;
+  int reps = 5;           // repetitions of each test; the median counts
   int n_threads = 1;
   int buffer_mib = 512;   // bandwidth probe buffer
   std::string testdata;   // the shared testdata directory (vocabularies)
@@ -43,8 +43,9 @@ using ValidateProgress = std::function<void(const std::string& stage, size_t don
 // deletes the file. Errors name the preset or type that was refused.
 std::vector<ValidationRun> run_validation_benchmarks(const ValidateOptions& o, const ValidateProgress& progress);
 
-// What the runs imply: per file type, the geometric mean over models of decode's fraction
-// of its memory roofline and prefill's fraction of the FMA peak; "default" over all runs.
+// What the runs imply: per matmul type (ModelProfile::matmul_type), the geometric mean over
+// models of decode's fraction of its memory roofline and prefill's fraction of the FMA
+// peak; "default" over all runs.
 // `exclude_preset` leaves one model's runs out (for leave-one-model-out errors).
 Calibration calibration_from_runs(const std::vector<ValidationRun>& runs, const std::string& exclude_preset = "");
 

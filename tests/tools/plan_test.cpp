@@ -340,12 +340,33 @@ ValidationRun fake_run(const std::string& preset, const std::string& type, doubl
   r.n_gen = 33;  // decode context (33 - 1) / 2 = 16
   r.profile = toy();
   r.profile.file_type = type;
+  r.profile.matmul_type = type;
   r.read_gbps = 10;
   r.fma_gflops = 100;
   r.measured_decode_tps = decode_tps;
   r.measured_prefill_tps = prefill_tps;
   r.test_time = "2026-01-01T00:00:00Z";
   return r;
+}
+
+// The calibration key is the type of most layer matrix elements, whatever the file type.
+TEST(Plan, MatmulTypeIsTheTypeOfMostLayerWeights) {
+  ProfileShape s;
+  s.name = "mix";
+  s.arch = "qwen2";
+  s.file_type = "Q4_K_M";
+  s.n_layer = 1;
+  s.n_embd = 896;
+  s.n_head = s.n_head_kv = 1;
+  s.head_dim_k = s.head_dim_v = 64;
+  const ModelProfile m = make_profile(s, {{"token_embd.weight", {896, 100000}, TensorType::Q8_0},
+                                          {"blk.0.attn_q.weight", {896, 896}, TensorType::Q4_K},
+                                          {"blk.0.ffn_up.weight", {896, 4864}, TensorType::Q5_0},
+                                          {"blk.0.ffn_down.weight", {4864, 448}, TensorType::Q6_K}});
+  // 896 x 4864 Q5_0 against 4864 x 448 Q6_K and 896 x 896 Q4_K; the embeddings are not a
+  // layer matrix.
+  EXPECT_EQ(m.matmul_type, "Q5_0");
+  EXPECT_EQ(m.file_type, "Q4_K_M");
 }
 
 TEST(Plan, CalibrationFromRunsAndBack) {
@@ -400,6 +421,10 @@ TEST(Plan, CalibrationAppliesToCpusOnly) {
   EXPECT_DOUBLE_EQ(r.flops, 7.37e12 * cat.classes.at("cpu").probe_compute_fraction * 0.4);
   m.file_type = "Q6_K";
   EXPECT_DOUBLE_EQ(chip_rates(epyc, cat.class_of(epyc), m, &c, "").memory_efficiency, 0.5);
+  // The matmul tensor type is looked up before the file type.
+  m.matmul_type = "Q4_0";
+  EXPECT_DOUBLE_EQ(chip_rates(epyc, cat.class_of(epyc), m, &c, "").memory_efficiency, 0.25);
+  m.matmul_type = "F32";
   const Hardware& h100 = cat.find("h100-sxm");
   const ChipRates g = chip_rates(h100, cat.class_of(h100), m, &c, "");
   EXPECT_DOUBLE_EQ(g.memory_efficiency, cat.classes.at("gpu").memory_efficiency);

@@ -17,6 +17,7 @@ void add_serve_command(CLI::App& app) {
     SchedulerConfig sched;
     ServerConfig server;
     int timeout_s = 600;
+    int read_timeout_s = 30;
     bool no_prefix_cache = false;
   };
   auto o = std::make_shared<Options>();
@@ -33,6 +34,12 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--api-key", o->server.api_key, "require Authorization: Bearer KEY");
   cmd->add_option("--max-queue", o->sched.max_queue, "requests waiting at most (then 429)")->capture_default_str();
   cmd->add_option("--timeout", o->timeout_s, "seconds a request may take, queue time included")->capture_default_str();
+  cmd->add_option("--read-timeout", o->read_timeout_s,
+                  "seconds a client may take to send one whole request (slow or idle clients are cut off)")
+      ->capture_default_str();
+  cmd->add_option("-n,--max-tokens", o->server.max_tokens,
+                  "tokens one request may generate at most (0: until the context is full)")
+      ->capture_default_str();
   cmd->add_option("--max-connections", o->server.max_connections, "open connections at most")->capture_default_str();
   cmd->add_option("--max-body", o->server.max_body_bytes, "request body bytes at most (then 413)")->capture_default_str();
   cmd->add_option("--io-threads", o->server.io_threads, "threads serving HTTP")->capture_default_str();
@@ -42,6 +49,9 @@ void add_serve_command(CLI::App& app) {
   cmd->callback([o] {
     if (o->threads < 0) fail("--threads {} must be 0 (all cores) or more", o->threads);
     if (o->timeout_s < 1) fail("--timeout {} must be at least 1 second", o->timeout_s);
+    if (o->read_timeout_s < 1) fail("--read-timeout {} must be at least 1 second", o->read_timeout_s);
+    if (o->server.max_tokens < 0) fail("--max-tokens {} must be 0 (no limit) or more", o->server.max_tokens);
+    if (o->server.max_connections < 1) fail("--max-connections {} must be at least 1", o->server.max_connections);
     if (o->server.port < 0 || o->server.port > 65535) fail("--port {} is out of range", o->server.port);
     const auto kv = parse_tensor_type(o->cache_type);
     if (!kv || (*kv != TensorType::F16 && *kv != TensorType::F32)) {
@@ -50,6 +60,7 @@ void add_serve_command(CLI::App& app) {
     o->sched.kv_type = *kv;
     o->sched.prefix_cache = !o->no_prefix_cache;
     o->server.request_timeout = std::chrono::seconds(o->timeout_s);
+    o->server.read_timeout = std::chrono::seconds(o->read_timeout_s);
     auto backend = make_cpu_backend(o->threads > 0 ? o->threads : default_threads());
     const std::string path = resolve_model_path(o->model);
     auto model = Model::load(path, *backend, [](size_t done, size_t total) { progress_line("loading", done, total); });

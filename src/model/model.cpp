@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "base/error.h"
+#include "base/memory.h"
 #include "format/gguf.h"
 
 namespace frugal {
@@ -37,6 +38,13 @@ std::unique_ptr<Model> Model::load(const std::string& path, Backend& backend, co
   m->config_ = read_model_config(*m->file_);
   m->tokenizer_ = Tokenizer::from_gguf(m->file_->metadata());
   ModelConfig& c = m->config_;
+
+  // Refuse a model this machine cannot hold now, with the numbers, rather than be killed
+  // by the OOM killer halfway through loading.
+  uint64_t tensor_bytes = 0;
+  for (const GgufTensor& t : m->file_->tensors()) tensor_bytes += t.nbytes;
+  require_memory(tensor_bytes, fmt::format("{}: loading the weights", path),
+                 fmt::format("{} tensors", m->file_->tensors().size()));
 
   const GgufTensor* emb = m->file_->find_tensor("token_embd.weight");
   if (emb == nullptr) fail("{}: tensor 'token_embd.weight' is missing", path);

@@ -1,6 +1,8 @@
 #include "runtime/kv_cache.h"
 
 #include "base/error.h"
+#include "base/memory.h"
+#include "base/tensor_type.h"
 #include "model/config.h"
 
 namespace frugal {
@@ -10,7 +12,12 @@ KvCache::KvCache(Backend& backend, const ModelConfig& config, int64_t n_cells, T
   if (block_size < 1) fail("kv cache: block size {} must be positive", block_size);
   if (n_cells < 1 || n_cells > (int64_t{1} << 30)) fail("kv cache: {} cells is out of range", n_cells);
   const auto n_blocks = static_cast<int32_t>((n_cells + block_size - 1) / block_size);
-  storage_ = backend.new_kv_storage(config.n_layer, int64_t{n_blocks} * block_size, config.kv_dim(), type);
+  const int64_t cells = int64_t{n_blocks} * block_size;
+  const uint64_t bytes = 2 * static_cast<uint64_t>(config.n_layer) * row_bytes(type, cells * config.kv_dim());
+  require_memory(bytes, "the KV cache",
+                 fmt::format("{} positions x {} layers x 2 x {} {} values", cells, config.n_layer, config.kv_dim(),
+                             type_name(type)));
+  storage_ = backend.new_kv_storage(config.n_layer, cells, config.kv_dim(), type);
   blocks_.resize(static_cast<size_t>(n_blocks));
   free_.reserve(static_cast<size_t>(n_blocks));
   // Lowest block ids are handed out first.

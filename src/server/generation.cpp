@@ -67,37 +67,6 @@ std::string sse(const Json& j) { return "data: " + j.dump(-1, ' ', false, Json::
 
 }  // namespace
 
-std::vector<TokenId> Server::Impl::build_prompt(const OpenAiRequest& r) const {
-  const Tokenizer& tok = model.tokenizer();
-  const SpecialTokens& sp = tok.special();
-  std::vector<TokenId> ids;
-  if (r.chat) {
-    chat::RenderOptions opt;
-    opt.add_generation_prompt = true;
-    if (sp.bos >= 0) opt.bos_token = tok.token_text(sp.bos);
-    if (sp.eos >= 0) opt.eos_token = tok.token_text(sp.eos);
-    opt.tools = r.tools;
-    std::string text;
-    try {
-      text = chat_template.render(r.messages, opt);
-    } catch (const Error& e) {
-      bad_request(std::string("the chat template cannot render these messages: ") + e.what(), "messages");
-    }
-    // Templates usually spell BOS themselves; add it only when the text does not start with it.
-    ids = tok.encode(text, false, true);
-    if (sp.add_bos && sp.bos >= 0 && (ids.empty() || ids.front() != sp.bos)) ids.insert(ids.begin(), sp.bos);
-  } else if (r.prompt_is_ids) {
-    for (int64_t id : r.prompt_ids) {
-      if (id < 0 || id >= tok.n_vocab()) bad_request(fmt::format("token id {} is outside the vocabulary (0..{})", id, tok.n_vocab() - 1), "prompt");
-      ids.push_back(static_cast<TokenId>(id));
-    }
-  } else {
-    ids = tok.encode(r.prompt_text, true, true);
-  }
-  if (ids.empty()) bad_request("the prompt is empty", r.chat ? "messages" : "prompt");
-  return ids;
-}
-
 asio::awaitable<bool> Server::Impl::generate(Stream& stream, HttpRequest& req, bool chat) {
   const char* route = chat ? "chat" : "completions";
   const auto arrived = Clock::now();
@@ -108,7 +77,9 @@ asio::awaitable<bool> Server::Impl::generate(Stream& stream, HttpRequest& req, b
   std::optional<Response> refused;
   try {
     r = parse_openai_request(req.body(), chat);
-    r.generation.prompt = build_prompt(r);
+    r.generation.prompt = build_prompt(r, chat_template, model.tokenizer());
+    int& max_tokens = r.generation.max_tokens;
+    if (config.max_tokens > 0 && (max_tokens < 0 || max_tokens > config.max_tokens)) max_tokens = config.max_tokens;
     if (!r.seed_given) r.generation.sampling.seed = std::random_device{}() ^ (uint64_t{std::random_device{}()} << 32);
     r.generation.timeout = config.request_timeout;
     if (stopping.load()) throw HttpError(503, "the server is shutting down", "server_error");
@@ -164,6 +135,7 @@ asio::awaitable<bool> Server::Impl::generate(Stream& stream, HttpRequest& req, b
     head->set(http::field::cache_control, "no-cache");
     head->chunked(true);
     head->keep_alive(req.keep_alive());
+    if (req.keep_alive()) head->set(http::field::keep_alive, keep_alive_value());
     serializer.emplace(*head);
     stream.expires_after(config.write_timeout);
     auto [ec, n] = co_await http::async_write_header(stream, *serializer, asio::as_tuple(asio::use_awaitable));

@@ -234,4 +234,84 @@ OpenAiRequest parse_openai_request(const std::string& text, bool chat) {
   return r;
 }
 
+const RouteSpec* find_route(std::string_view target) {
+  static const RouteSpec routes[] = {
+      {"/health", "health", false},           {"/v1/models", "models", false},
+      {"/models", "models", false},            {"/metrics", "metrics", false},
+      {"/v1/chat/completions", "chat", true},  {"/chat/completions", "chat", true},
+      {"/v1/completions", "completions", true}, {"/completions", "completions", true},
+      {"/tokenize", "tokenize", true},         {"/detokenize", "detokenize", true},
+  };
+  for (const auto& r : routes) {
+    if (target == r.path) return &r;
+  }
+  return nullptr;
+}
+
+std::vector<TokenId> build_prompt(const OpenAiRequest& r, const chat::ChatTemplate& chat_template,
+                                  const Tokenizer& tok) {
+  const SpecialTokens& sp = tok.special();
+  std::vector<TokenId> ids;
+  if (r.chat) {
+    chat::RenderOptions opt;
+    opt.add_generation_prompt = true;
+    if (sp.bos >= 0) opt.bos_token = tok.token_text(sp.bos);
+    if (sp.eos >= 0) opt.eos_token = tok.token_text(sp.eos);
+    opt.tools = r.tools;
+    std::string text;
+    try {
+      text = chat_template.render(r.messages, opt);
+    } catch (const Error& e) {
+      bad_request(std::string("the chat template cannot render these messages: ") + e.what(), "messages");
+    }
+    // Templates usually spell BOS themselves; add it only when the text does not start with it.
+    ids = tok.encode(text, false, true);
+    if (sp.add_bos && sp.bos >= 0 && (ids.empty() || ids.front() != sp.bos)) ids.insert(ids.begin(), sp.bos);
+  } else if (r.prompt_is_ids) {
+    for (int64_t id : r.prompt_ids) {
+      if (id < 0 || id >= tok.n_vocab()) {
+        bad_request(fmt::format("token id {} is outside the vocabulary (0..{})", id, tok.n_vocab() - 1), "prompt");
+      }
+      ids.push_back(static_cast<TokenId>(id));
+    }
+  } else {
+    ids = tok.encode(r.prompt_text, true, true);
+  }
+  if (ids.empty()) bad_request("the prompt is empty", r.chat ? "messages" : "prompt");
+  return ids;
+}
+
+Json tokenize_body(const std::string& text, const Tokenizer& tok) {
+  const Json body = parse_json_object(text);
+  const Json* content = field(body, "content");
+  if (content == nullptr || !content->is_string()) bad_request("'content' must be a string", "content");
+  const bool add_special = boolean(body, "add_special").value_or(false);
+  const bool parse_special = boolean(body, "parse_special").value_or(true);
+  const bool with_pieces = boolean(body, "with_pieces").value_or(false);
+  const auto ids = tok.encode(content->get<std::string>(), add_special, parse_special);
+  Json tokens = Json::array();
+  for (TokenId id : ids) {
+    if (with_pieces) {
+      tokens.push_back(Json{{"id", id}, {"piece", tok.token_to_piece(id, true)}});
+    } else {
+      tokens.push_back(id);
+    }
+  }
+  return Json{{"tokens", tokens}};
+}
+
+Json detokenize_body(const std::string& text, const Tokenizer& tok) {
+  const Json body = parse_json_object(text);
+  const Json* tokens = field(body, "tokens");
+  if (tokens == nullptr || !tokens->is_array()) bad_request("'tokens' must be an array", "tokens");
+  std::vector<TokenId> ids;
+  for (const auto& t : *tokens) {
+    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok.n_vocab()) {
+      bad_request(fmt::format("token ids must be integers in 0..{}", tok.n_vocab() - 1), "tokens");
+    }
+    ids.push_back(static_cast<TokenId>(t.get<int64_t>()));
+  }
+  return Json{{"content", tok.decode(ids, false)}};
+}
+
 }  // namespace frugal

@@ -4,10 +4,13 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/error.h"
+#include "chat/chat_template.h"
 #include "runtime/scheduler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace frugal {
 
@@ -51,5 +54,25 @@ OpenAiRequest parse_openai_request(const std::string& body, bool chat);
 
 // Parses a body that must be a JSON object (for /tokenize and /detokenize).
 Json parse_json_object(const std::string& body);
+
+// The routes the server answers. `target` is the request target without its query string;
+// nullptr for an unknown one.
+struct RouteSpec {
+  const char* path;
+  const char* name;  // also the route label in /metrics
+  bool post;         // POST (else GET)
+};
+const RouteSpec* find_route(std::string_view target);
+
+// The prompt a validated request asks for: the chat template rendered and tokenized, the
+// completion prompt tokenized, or its token ids checked against the vocabulary. Throws
+// HttpError(400) naming the parameter.
+std::vector<TokenId> build_prompt(const OpenAiRequest& r, const chat::ChatTemplate& chat_template,
+                                  const Tokenizer& tok);
+
+// /tokenize {"content", "add_special", "parse_special", "with_pieces"} -> {"tokens": [...]}
+// and /detokenize {"tokens": [...]} -> {"content"}. Throw HttpError(400) naming the field.
+Json tokenize_body(const std::string& body, const Tokenizer& tok);
+Json detokenize_body(const std::string& body, const Tokenizer& tok);
 
 }  // namespace frugal

@@ -26,22 +26,7 @@ asio::awaitable<bool> Server::Impl::handle(Stream& stream, HttpRequest& req, std
   if (const size_t q = target.find('?'); q != std::string::npos) target.resize(q);
   const bool get = req.method() == http::verb::get;
   const bool post = req.method() == http::verb::post;
-  struct Route {
-    const char* path;
-    const char* name;
-    bool post;
-  };
-  static const Route routes[] = {
-      {"/health", "health", false},           {"/v1/models", "models", false},
-      {"/models", "models", false},            {"/metrics", "metrics", false},
-      {"/v1/chat/completions", "chat", true},  {"/chat/completions", "chat", true},
-      {"/v1/completions", "completions", true}, {"/completions", "completions", true},
-      {"/tokenize", "tokenize", true},         {"/detokenize", "detokenize", true},
-  };
-  const Route* found = nullptr;
-  for (const auto& r : routes) {
-    if (target == r.path) found = &r;
-  }
+  const RouteSpec* found = find_route(target);
   Response response;
   bool generating = false;
   try {
@@ -129,46 +114,11 @@ Response Server::Impl::metrics_text() const {
 }
 
 Response Server::Impl::tokenize(const HttpRequest& req) const {
-  const Json body = parse_json_object(req.body());
-  if (!body.contains("content") || !body["content"].is_string()) bad_request("'content' must be a string", "content");
-  bool add_special = false, with_pieces = false, parse_special = true;
-  if (body.contains("add_special")) {
-    if (!body["add_special"].is_boolean()) bad_request("'add_special' must be a boolean", "add_special");
-    add_special = body["add_special"].get<bool>();
-  }
-  if (body.contains("parse_special")) {
-    if (!body["parse_special"].is_boolean()) bad_request("'parse_special' must be a boolean", "parse_special");
-    parse_special = body["parse_special"].get<bool>();
-  }
-  if (body.contains("with_pieces")) {
-    if (!body["with_pieces"].is_boolean()) bad_request("'with_pieces' must be a boolean", "with_pieces");
-    with_pieces = body["with_pieces"].get<bool>();
-  }
-  const Tokenizer& tok = model.tokenizer();
-  const auto ids = tok.encode(body["content"].get<std::string>(), add_special, parse_special);
-  Json tokens = Json::array();
-  for (TokenId id : ids) {
-    if (with_pieces) {
-      tokens.push_back(Json{{"id", id}, {"piece", tok.token_to_piece(id, true)}});
-    } else {
-      tokens.push_back(id);
-    }
-  }
-  return json_response(200, Json{{"tokens", tokens}});
+  return json_response(200, tokenize_body(req.body(), model.tokenizer()));
 }
 
 Response Server::Impl::detokenize(const HttpRequest& req) const {
-  const Json body = parse_json_object(req.body());
-  if (!body.contains("tokens") || !body["tokens"].is_array()) bad_request("'tokens' must be an array", "tokens");
-  const Tokenizer& tok = model.tokenizer();
-  std::vector<TokenId> ids;
-  for (const auto& t : body["tokens"]) {
-    if (!t.is_number_integer() || t.get<int64_t>() < 0 || t.get<int64_t>() >= tok.n_vocab()) {
-      bad_request(fmt::format("token ids must be integers in 0..{}", tok.n_vocab() - 1), "tokens");
-    }
-    ids.push_back(static_cast<TokenId>(t.get<int64_t>()));
-  }
-  return json_response(200, Json{{"content", tok.decode(ids, false)}});
+  return json_response(200, detokenize_body(req.body(), model.tokenizer()));
 }
 
 }  // namespace frugal

@@ -69,6 +69,12 @@ Server::Impl::Impl(Scheduler& s, const std::string& model_path, const ServerConf
   if (ec) fail("cannot listen on {}:{}: {}", cfg.host, cfg.port, ec.message());
 }
 
+std::string Server::Impl::keep_alive_value() const {
+  // Clients that honour it (undici, browsers) retire an idle connection before the server
+  // cuts it, rather than racing a new request against the close.
+  return fmt::format("timeout={}", config.read_timeout.count());
+}
+
 bool Server::Impl::peer_closed(Stream& stream) {
   char byte;
   const ssize_t n = ::recv(stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -82,6 +88,7 @@ asio::awaitable<bool> Server::Impl::write_response(Stream& stream, const HttpReq
   for (const auto& [k, v] : r.headers) res.set(k, v);
   const bool keep = req.keep_alive() && r.status < 500 && !stopping.load();
   res.keep_alive(keep);
+  if (keep) res.set(http::field::keep_alive, keep_alive_value());
   res.body() = r.body;
   res.prepare_payload();
   stream.expires_after(config.write_timeout);

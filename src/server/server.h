@@ -19,6 +19,7 @@ struct ServerConfig {
   std::string chat_template;        // --chat-template NAME|FILE, or empty for the model's
   int io_threads = 2;
   int max_connections = 512;
+  int max_tokens = 0;               // > 0: generated tokens per request at most (larger asks are cut)
   size_t max_body_bytes = 8u << 20;
   size_t max_header_bytes = 16u << 10;
   std::chrono::seconds read_timeout{30};      // to receive one whole request (slowloris bound)

@@ -64,6 +64,8 @@ struct Server::Impl {
   void begin_shutdown();
   // Has the client closed its end? (a non-blocking peek; data waiting counts as open)
   static bool peer_closed(Stream& stream);
+  // The Keep-Alive header of responses on kept connections: how long an idle one stays.
+  std::string keep_alive_value() const;
 
   // routes.cpp: dispatches one request; returns whether to keep the connection open.
   asio::awaitable<bool> handle(Stream& stream, HttpRequest& req, std::string& route);
@@ -74,7 +76,6 @@ struct Server::Impl {
 
   // generation.cpp
   asio::awaitable<bool> generate(Stream& stream, HttpRequest& req, bool chat);
-  std::vector<TokenId> build_prompt(const OpenAiRequest& r) const;
 
   Scheduler& scheduler;
   const Model& model;

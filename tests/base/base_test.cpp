@@ -7,6 +7,7 @@
 
 #include "base/error.h"
 #include "base/half.h"
+#include "base/memory.h"
 #include "base/tensor_type.h"
 #include "base/thread_pool.h"
 
@@ -96,6 +97,29 @@ TEST(ThreadPool, OtherThreadsCoverASlowOne) {
     ++done;
   });
   EXPECT_EQ(done.load(), 50);
+}
+
+TEST(Memory, FormatsBytes) {
+  EXPECT_EQ(format_bytes(12), "12 B");
+  EXPECT_EQ(format_bytes(3 << 10), "3 KiB");
+  EXPECT_EQ(format_bytes(uint64_t{5} << 20), "5.0 MiB");
+  EXPECT_EQ(format_bytes(uint64_t{3} << 29), "1.50 GiB");
+}
+
+TEST(Memory, RefusesMoreThanIsAvailable) {
+  const auto avail = available_memory();
+  ASSERT_TRUE(avail) << "no MemAvailable in /proc/meminfo";
+  EXPECT_GT(avail->bytes, 0u);
+  EXPECT_FALSE(avail->source.empty());
+  EXPECT_NO_THROW(require_memory(1 << 20, "a small buffer"));
+  try {
+    require_memory(uint64_t{1} << 62, "the thing", "a detail");
+    FAIL() << "4 EiB was not refused";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("the thing needs 4294967296.00 GiB (a detail) but only "), std::string::npos) << m;
+    EXPECT_NE(m.find(avail->source), std::string::npos) << m;
+  }
 }
 
 }  // namespace

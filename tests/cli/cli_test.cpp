@@ -131,5 +131,19 @@ TEST(Cli, ErrorsAreClearAndExitNonZero) {
   EXPECT_EQ(r.status, 1);
 }
 
+// A load the machine cannot hold is refused up front with the numbers (here a KV cache of
+// 10^9 positions: 596 GiB for stories260K), not left to the OOM killer.
+TEST(Cli, RefusesAKvCacheLargerThanMemory) {
+  Result r = frugal("serve -m " + stories() + " --port 0 --kv-cells 1000000000");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("the KV cache needs 596.05 GiB (1000000000 positions x 5 layers x 2 x 32 F16 values)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("is available ("), std::string::npos) << r.err;
+  r = frugal("serve -m " + stories() + " --max-tokens -1");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("--max-tokens -1"), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace frugal

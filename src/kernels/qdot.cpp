@@ -99,6 +99,16 @@ Gemm8Fn QDotTable::gemm8(TensorType t) const {
   }
 }
 
+Gemm16Fn QDotTable::gemm16(TensorType t) const {
+  switch (t) {
+    case TensorType::Q4_0: return gemm16_q4_0;
+    case TensorType::Q8_0: return gemm16_q8_0;
+    case TensorType::Q4_K: return gemm16_q4_k;
+    case TensorType::Q6_K: return gemm16_q6_k;
+    default: return nullptr;
+  }
+}
+
 #if defined(__x86_64__)
 const QDotTable& avx2_qdot_table();    // kernels/x86/qdot_avx2.cpp
 const QDotTable& avx512_qdot_table();  // kernels/x86/qdot_avx512.cpp

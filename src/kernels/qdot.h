@@ -47,6 +47,11 @@ using Gemv8Fn = void (*)(const uint8_t* group, const ActRow& a, int64_t n, float
 // its weights: out[t * out_stride + r] for tokens t < nt (1..kMaxGemmTokens), rows r < 8.
 constexpr int kMaxGemmTokens = 4;
 using Gemm8Fn = void (*)(const uint8_t* group, const ActRow* a, int nt, int64_t n, float* out, int64_t out_stride);
+// The same over two repacked groups at once (16 rows: group0's 8, then group1's): up to
+// kMaxGemm16Tokens activation rows, out[t * out_stride + r] for r < 16.
+constexpr int kMaxGemm16Tokens = 8;
+using Gemm16Fn = void (*)(const uint8_t* group0, const uint8_t* group1, const ActRow* a, int nt, int64_t n, float* out,
+                          int64_t out_stride);
 
 struct QDotTable {
   const char* isa;
@@ -57,10 +62,12 @@ struct QDotTable {
       gemv8_q5_k, gemv8_q6_k;
   // Multi-token kernels where an ISA has them (nullptr: callers loop over gemv8).
   Gemm8Fn gemm8_q4_0 = nullptr, gemm8_q8_0 = nullptr, gemm8_q4_k = nullptr, gemm8_q6_k = nullptr;
+  Gemm16Fn gemm16_q4_0 = nullptr, gemm16_q8_0 = nullptr, gemm16_q4_k = nullptr, gemm16_q6_k = nullptr;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;
   Gemm8Fn gemm8(TensorType weight_type) const;  // nullptr when this ISA has none for the type
+  Gemm16Fn gemm16(TensorType weight_type) const;  // nullptr when this ISA has none for the type
   QuantizeActFn quantize(ActFormat format) const { return format == ActFormat::A32 ? quantize_a32 : quantize_a256; }
 };
 

@@ -9,6 +9,8 @@
 #include "base/half.h"
 #include "kernels/cpu_features.h"
 #include "kernels/kernels.h"
+#include "kernels/repack.h"
+#include "kernels/qdot.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "quant/quant.h"
@@ -144,6 +146,54 @@ TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
           mag += std::fabs(static_cast<double>(deq[static_cast<size_t>(r * cols + k)]) * x[static_cast<size_t>(t * cols + k)]);
         }
         EXPECT_NEAR(y[static_cast<size_t>(t * rows + r)], want, 1e-5 * mag + 1e-6);
+      }
+    }
+  }
+}
+
+// The quantized matmul over repacked weights (what prefill and batched decode run): any
+// token count and row range, through whichever multi-token kernels this CPU has (16-row,
+// 8-row, single-token), equals the scalar reference dot of every row and token.
+TEST(Kernels, PackedQuantizedMatmulMatchesScalarDots) {
+  std::mt19937 rng(11);
+  for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::Q5_0}) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const int64_t cols = 512, rows = 40;  // 5 groups of 8: two 16-row pairs and one left over
+    const size_t rb = row_bytes(type, cols);
+    std::vector<uint8_t> w(rb * rows);
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto src = random_floats(static_cast<size_t>(cols), rng);
+      quantize_row(type, src.data(), w.data() + static_cast<size_t>(r) * rb, cols);
+    }
+    WeightMatrix m{type, w.data(), rows, cols, rb};
+    m.group_bytes = repacked_group_bytes(type, cols);
+    std::vector<uint8_t> packed(m.group_bytes * static_cast<size_t>(rows / 8));
+    for (int64_t g = 0; g < rows / 8; ++g) {
+      repack_group(type, w.data() + static_cast<size_t>(g * 8) * rb, rb, cols, packed.data() + g * m.group_bytes);
+    }
+    m.packed = packed.data();
+    const ActFormat f = act_format(type);
+    for (int64_t tokens : {1, 3, 4, 13}) {
+      const size_t stride = act_row_bytes(f, cols);
+      std::vector<uint8_t> act(stride * static_cast<size_t>(tokens) + 64);
+      uint8_t* base = act.data() + (64 - reinterpret_cast<uintptr_t>(act.data()) % 64) % 64;
+      const auto x = random_floats(static_cast<size_t>(tokens * cols), rng);
+      for (int64_t t = 0; t < tokens; ++t) qdot().quantize(f)(x.data() + t * cols, cols, base + t * stride);
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 40}, {8, 24}}) {
+        std::vector<float> y(static_cast<size_t>(tokens * rows), -7.0f);
+        matmul_rows_quantized(m, base, stride, tokens, y.data(), rows, r0, r1);
+        for (int64_t t = 0; t < tokens; ++t) {
+          const ActRow a = act_row_view(f, base + t * stride, cols);
+          for (int64_t r = 0; r < rows; ++r) {
+            const float got = y[static_cast<size_t>(t * rows + r)];
+            if (r < r0 || r >= r1) {
+              EXPECT_EQ(got, -7.0f);
+              continue;
+            }
+            const float want = scalar_qdot().dot(type)(w.data() + static_cast<size_t>(r) * rb, a, cols);
+            EXPECT_NEAR(got, want, 1e-4f * std::fabs(want) + 1e-4f) << "tokens=" << tokens << " r=" << r;
+          }
+        }
       }
     }
   }

@@ -297,5 +297,73 @@ TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
 #endif
 }
 
+// Two-group kernels (16 rows per pass) give, for each of 1..kMaxGemm16Tokens tokens, what
+// the scalar reference gives, and exactly what the same ISA's 8-row kernel gives per group.
+TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
+  std::mt19937 rng(29);
+  int checked = 0;
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const ActFormat f = act_format(type);
+    for (int64_t n : {256, 1280}) {
+      for (bool extreme : {false, true}) {
+        const size_t rb = row_bytes(type, n);
+        std::vector<uint8_t> rows(rb * 16);
+        for (int r = 0; r < 16; ++r) {
+          if (extreme) {
+            const auto w = extreme_row(type, n);
+            std::memcpy(rows.data() + r * rb, w.data(), rb);
+          } else {
+            const auto wf = gaussian(static_cast<size_t>(n), rng, 0.02f * (r + 1));
+            quantize_row(type, wf.data(), rows.data() + r * rb, n);
+          }
+        }
+        const size_t gb = repacked_group_bytes(type, n);
+        std::vector<uint8_t> groups(2 * gb);
+        repack_group(type, rows.data(), rb, n, groups.data());
+        repack_group(type, rows.data() + 8 * rb, rb, n, groups.data() + gb);
+        std::vector<Quantized> acts;
+        for (int t = 0; t < kMaxGemm16Tokens; ++t) {
+          acts.push_back(extreme ? quantize_act(scalar_qdot(), f, std::vector<float>(static_cast<size_t>(n), t % 2 ? -1.0f : 1.0f))
+                                 : quantize_act(scalar_qdot(), f, gaussian(static_cast<size_t>(n), rng, 1.0f + t)));
+        }
+        std::vector<ActRow> views;
+        for (const auto& q : acts) views.push_back(q.row);
+        for (const QDotTable* table : available_qdot_tables()) {
+          const Gemm16Fn gemm16 = table->gemm16(type);
+          if (gemm16 == nullptr) continue;
+          SCOPED_TRACE(table->isa);
+          const Gemm8Fn gemm8 = table->gemm8(type);
+          ASSERT_NE(gemm8, nullptr);
+          for (int nt = 1; nt <= kMaxGemm16Tokens; ++nt) {
+            const int64_t stride = 19;  // not 16: rows of the output are strided
+            std::vector<float> out(static_cast<size_t>(stride * nt), -1.0f);
+            gemm16(groups.data(), groups.data() + gb, views.data(), nt, n, out.data(), stride);
+            for (int t = 0; t < nt; ++t) {
+              float by8[16];
+              gemm8(groups.data(), views.data() + t, 1, n, by8, 0);
+              gemm8(groups.data() + gb, views.data() + t, 1, n, by8 + 8, 0);
+              for (int r = 0; r < 16; ++r) {
+                const float got = out[static_cast<size_t>(t * stride + r)];
+                const float want = scalar_qdot().dot(type)(rows.data() + r * rb, views[static_cast<size_t>(t)], n);
+                EXPECT_NEAR(got, want, 1e-4f * std::fabs(want) + 1e-4f)
+                    << "nt=" << nt << " t=" << t << " r=" << r << " n=" << n << " extreme=" << extreme;
+                EXPECT_EQ(got, by8[r]) << "nt=" << nt << " t=" << t << " r=" << r << " n=" << n;
+              }
+              for (int64_t r = 16; r < stride; ++r) EXPECT_EQ(out[static_cast<size_t>(t * stride + r)], -1.0f);
+            }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+#if defined(__x86_64__)
+  if (avx512_qdot() != nullptr) {
+    EXPECT_GT(checked, 0);
+  }
+#endif
+}
+
 }  // namespace
 }  // namespace frugal

@@ -1,4 +1,5 @@
-// The AVX-512 (F/BW/VL + VNNI) integer dot table: VNNI kernels (gemm8_avx512.cpp) for the
+// The AVX-512 (F/BW/VL + VNNI) integer dot table: VNNI kernels (gemm8_avx512.cpp, and
+// gemm16_avx512.cpp on 512-bit registers for two groups at once) for the
 // repacked types that dominate real files (Q4_0, Q8_0, Q4_K, Q6_K); every other entry is
 // the AVX2 one (every CPU with these features has AVX2).
 #include "kernels/qdot.h"
@@ -11,6 +12,14 @@ void gemm8_q4_0_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, flo
 void gemm8_q8_0_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
 void gemm8_q4_k_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
 void gemm8_q6_k_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
+void gemm16_q4_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
+void gemm16_q8_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
+void gemm16_q4_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
+void gemm16_q6_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
 void gemv8_q4_0_avx512(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q8_0_avx512(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q4_k_avx512(const uint8_t* g, const ActRow& a, int64_t n, float* out);
@@ -28,6 +37,10 @@ const QDotTable& avx512_qdot_table() {
     t.gemm8_q8_0 = gemm8_q8_0_avx512;
     t.gemm8_q4_k = gemm8_q4_k_avx512;
     t.gemm8_q6_k = gemm8_q6_k_avx512;
+    t.gemm16_q4_0 = gemm16_q4_0_avx512;
+    t.gemm16_q8_0 = gemm16_q8_0_avx512;
+    t.gemm16_q4_k = gemm16_q4_k_avx512;
+    t.gemm16_q6_k = gemm16_q6_k_avx512;
     return t;
   }();
   return table;

@@ -1,0 +1,252 @@
+// AVX-512 VNNI kernels over two adjacent repacked groups at once (16 rows; layouts in
+// kernels/repack.h): a 512-bit register holds the same 32-byte slice of both groups, so one
+// vpdpbusd multiplies 16 rows by a broadcast 4-byte activation slice (64 products), and
+// the unpacking of the quants and the float scaling run once for 16 rows instead of 8. Up
+// to kMaxGemm16Tokens activation rows share each pass over the weights (32 zmm registers
+// hold their accumulators). Same integer arithmetic and float operation order per row as
+// gemm8_impl.h, so the results equal the 8-row kernels' bit for bit.
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/qdot.h"
+#include "kernels/x86/avx2_util.h"
+
+namespace frugal {
+namespace {
+
+using namespace x86;
+
+// The 32 bytes at offset `off` of both groups: group 0 in the low half, group 1 high.
+inline __m512i both256(const uint8_t* g0, const uint8_t* g1, int64_t off) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(load256(g0 + off)), load256(g1 + off), 1);
+}
+// Eight fp16 scales of each group as 16 floats.
+inline __m512 both_half8(const uint8_t* g0, const uint8_t* g1) {
+  return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(load128(g0)), load128(g1), 1));
+}
+// Eight bytes (one per row) of each group widened to 16 int32 lanes.
+inline __m512i both_u8x8(const uint8_t* g0, const uint8_t* g1) {
+  return _mm512_cvtepu8_epi32(_mm_unpacklo_epi64(load64(g0), load64(g1)));
+}
+inline __m512i both_i8x8(const uint8_t* g0, const uint8_t* g1) {
+  return _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(load64(g0), load64(g1)));
+}
+// Row pairs (x[j][r], x[j+1][r]) of both groups as int16 pairs (see pairs_u8 in gemm8_impl.h).
+inline __m512i both_pairs_u8(const uint8_t* g0, const uint8_t* g1) {
+  const __m128i a = load128(g0), b = load128(g1);
+  return _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, _mm_srli_si128(a, 8))),
+                                                      _mm_unpacklo_epi8(b, _mm_srli_si128(b, 8)), 1));
+}
+inline __m512i both_pairs_i8(const uint8_t* g0, const uint8_t* g1) {
+  const __m128i a = load128(g0), b = load128(g1);
+  return _mm512_cvtepi8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, _mm_srli_si128(a, 8))),
+                                                      _mm_unpacklo_epi8(b, _mm_srli_si128(b, 8)), 1));
+}
+inline __m512i bcast4z(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+inline __m512i pair16z(int16_t lo, int16_t hi) {
+  return _mm512_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
+                                                static_cast<uint16_t>(lo)));
+}
+
+template <int NT>
+inline void store16(const __m512 (&acc)[NT], float* out, int64_t stride) {
+  for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * stride, acc[t]);
+}
+
+template <int NT>
+void q4_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* b0 = g0 + b * 144;
+    const uint8_t* b1 = g1 + b * 144;
+    __m512i isum[NT];
+    for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+    for (int c = 0; c < 4; ++c) {
+      const __m512i bytes = both256(b0, b1, 16 + 32 * c);
+      const __m512i lo = _mm512_and_si512(bytes, low4);
+      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+      for (int t = 0; t < NT; ++t) {
+        isum[t] = _mm512_dpbusd_epi32(isum[t], lo, bcast4z(a[t].q + b * 32 + 4 * c));
+        isum[t] = _mm512_dpbusd_epi32(isum[t], hi, bcast4z(a[t].q + b * 32 + 16 + 4 * c));
+      }
+    }
+    const __m512 dw = both_half8(b0, b1);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 dot = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(8.0f * a[t].sum[b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), dot, acc[t]);
+    }
+  }
+  store16<NT>(acc, out, stride);
+}
+
+template <int NT>
+void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* b0 = g0 + b * 272;
+    const uint8_t* b1 = g1 + b * 272;
+    __m512i isum[NT];
+    for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+    for (int c = 0; c < 8; ++c) {
+      // Signed weights as unsigned w + 128; 128 * sum(a) comes off below.
+      const __m512i w = _mm512_xor_si512(both256(b0, b1, 16 + 32 * c), bias);
+      for (int t = 0; t < NT; ++t) isum[t] = _mm512_dpbusd_epi32(isum[t], w, bcast4z(a[t].q + b * 32 + 4 * c));
+    }
+    const __m512 dw = both_half8(b0, b1);
+    for (int t = 0; t < NT; ++t) {
+      const __m512 dot = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(128.0f * a[t].sum[b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), dot, acc[t]);
+    }
+  }
+  store16<NT>(acc, out, stride);
+}
+
+template <int NT>
+void q4_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* b0 = g0 + b * 1184;
+    const uint8_t* b1 = g1 + b * 1184;
+    __m512i sumi[NT];
+    for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
+    for (int p = 0; p < 4; ++p) {
+      __m512i lo32[NT], hi32[NT];
+      for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm512_setzero_si512();
+      for (int c = 0; c < 8; ++c) {
+        const __m512i bytes = both256(b0, b1, 160 + 256 * p + 32 * c);
+        const __m512i lo = _mm512_and_si512(bytes, low4);
+        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* act = a[t].q + b * 256 + 64 * p;
+          lo32[t] = _mm512_dpbusd_epi32(lo32[t], lo, bcast4z(act + 4 * c));
+          hi32[t] = _mm512_dpbusd_epi32(hi32[t], hi, bcast4z(act + 32 + 4 * c));
+        }
+      }
+      const __m512i sc_lo = both_u8x8(b0 + 32 + 16 * p, b1 + 32 + 16 * p);
+      const __m512i sc_hi = both_u8x8(b0 + 32 + 16 * p + 8, b1 + 32 + 16 * p + 8);
+      for (int t = 0; t < NT; ++t) {
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(lo32[t], sc_lo));
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(hi32[t], sc_hi));
+      }
+    }
+    __m512i mins[4];
+    for (int q = 0; q < 4; ++q) mins[q] = both_pairs_u8(b0 + 96 + 16 * q, b1 + 96 + 16 * q);
+    const __m512 dw = both_half8(b0, b1), mw = both_half8(b0 + 16, b1 + 16);
+    for (int t = 0; t < NT; ++t) {
+      const int16_t* bs = a[t].bsums + b * 16;
+      __m512i summ = _mm512_setzero_si512();
+      for (int q = 0; q < 4; ++q) {
+        const auto s0 = static_cast<int16_t>(bs[4 * q] + bs[4 * q + 1]);
+        const auto s1 = static_cast<int16_t>(bs[4 * q + 2] + bs[4 * q + 3]);
+        summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[q], pair16z(s0, s1)));
+      }
+      const __m512 da = _mm512_set1_ps(a[t].d[b]);
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[t]), acc[t]);
+      acc[t] = _mm512_fnmadd_ps(_mm512_mul_ps(mw, da), _mm512_cvtepi32_ps(summ), acc[t]);
+    }
+  }
+  store16<NT>(acc, out, stride);
+}
+
+template <int NT>
+void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i three = _mm512_set1_epi8(3);
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* b0 = g0 + b * 1680;
+    const uint8_t* b1 = g1 + b * 1680;
+    __m512i sumi[NT];
+    for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
+    for (int u = 0; u < 8; ++u) {
+      const int64_t grp = 144 + 192 * u;
+      const __m512i hb0 = both256(b0, b1, grp + 128), hb1 = both256(b0, b1, grp + 160);
+      __m512i lo32[NT], hi32[NT];
+      for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm512_setzero_si512();
+      for (int c = 0; c < 4; ++c) {
+        const __m512i bytes = both256(b0, b1, grp + 32 * c);
+        const __m128i shift = _mm_cvtsi32_si128(2 * c);
+        const __m512i lo = _mm512_or_si512(_mm512_and_si512(bytes, low4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hb0, shift), three), 4));
+        const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4),
+                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hb1, shift), three), 4));
+        for (int t = 0; t < NT; ++t) {
+          const int8_t* act = a[t].q + b * 256 + 32 * u;
+          lo32[t] = _mm512_dpbusd_epi32(lo32[t], lo, bcast4z(act + 4 * c));
+          hi32[t] = _mm512_dpbusd_epi32(hi32[t], hi, bcast4z(act + 16 + 4 * c));
+        }
+      }
+      const __m512i sc_lo = both_i8x8(b0 + 16 + 16 * u, b1 + 16 + 16 * u);
+      const __m512i sc_hi = both_i8x8(b0 + 16 + 16 * u + 8, b1 + 16 + 16 * u + 8);
+      for (int t = 0; t < NT; ++t) {
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(lo32[t], sc_lo));
+        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(hi32[t], sc_hi));
+      }
+    }
+    __m512i scales[8];
+    for (int q = 0; q < 8; ++q) scales[q] = both_pairs_i8(b0 + 16 + 16 * q, b1 + 16 + 16 * q);
+    const __m512 dw = both_half8(b0, b1);
+    for (int t = 0; t < NT; ++t) {
+      const int16_t* bs = a[t].bsums + b * 16;
+      __m512i offset = _mm512_setzero_si512();
+      for (int q = 0; q < 8; ++q) {
+        offset = _mm512_add_epi32(offset, _mm512_madd_epi16(scales[q], pair16z(bs[2 * q], bs[2 * q + 1])));
+      }
+      const __m512i s = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(offset, 5));
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(s), acc[t]);
+    }
+  }
+  store16<NT>(acc, out, stride);
+}
+
+// Runtime token count (1..kMaxGemm16Tokens) to the template instantiation.
+#define FRUGAL_GEMM16_DISPATCH(kernel)                                             \
+  switch (nt) {                                                                    \
+    case 1: kernel<1>(g0, g1, a, n, out, stride); break;                           \
+    case 2: kernel<2>(g0, g1, a, n, out, stride); break;                           \
+    case 3: kernel<3>(g0, g1, a, n, out, stride); break;                           \
+    case 4: kernel<4>(g0, g1, a, n, out, stride); break;                           \
+    case 5: kernel<5>(g0, g1, a, n, out, stride); break;                           \
+    case 6: kernel<6>(g0, g1, a, n, out, stride); break;                           \
+    case 7: kernel<7>(g0, g1, a, n, out, stride); break;                           \
+    default: kernel<8>(g0, g1, a, n, out, stride); break;                          \
+  }
+
+}  // namespace
+
+static_assert(kMaxGemm16Tokens == 8, "the dispatch below instantiates 1..8 tokens");
+
+void gemm16_q4_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  FRUGAL_GEMM16_DISPATCH(q4_0_t)
+}
+void gemm16_q8_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  FRUGAL_GEMM16_DISPATCH(q8_0_t)
+}
+// The K-quant kernels keep two more accumulators per token per sub-block: four tokens per
+// pass fill the 32 registers, so more tokens take two passes.
+void gemm16_q4_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q4_k_t<4>(g0, g1, a, n, out, stride);
+  FRUGAL_GEMM16_DISPATCH(q4_k_t)
+}
+void gemm16_q6_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q6_k_t<4>(g0, g1, a, n, out, stride);
+  FRUGAL_GEMM16_DISPATCH(q6_k_t)
+}
+
+}  // namespace frugal

@@ -118,7 +118,8 @@ TEST(Synth, PresetWidthsRunWithASmallVocabulary) {
     const std::string path = write(s, small_vocab(), std::string("small-vocab-") + name);
     expect_runs(path);
     if (s.llama3_rope) {
-      const GgufTensor* f = GgufFile::open(path)->find_tensor("rope_freqs.weight");
+      const auto file = GgufFile::open(path);  // outlives the tensor pointer below
+      const GgufTensor* f = file->find_tensor("rope_freqs.weight");
       ASSERT_NE(f, nullptr);
       EXPECT_EQ(f->ne[0], s.head_dim / 2);
     }

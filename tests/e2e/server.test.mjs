@@ -3,32 +3,18 @@
 // and FRUGAL_TESTDATA set.
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {spawn} from "node:child_process";
 import {readFileSync} from "node:fs";
 import net from "node:net";
 import OpenAI from "openai";
+import {startServer as start} from "./serve_process.mjs";
 
-const FRUGAL = process.env.FRUGAL_BIN;
 const TESTDATA = process.env.FRUGAL_TESTDATA;
-const MODEL = `${TESTDATA}/stories260K/stories260K.gguf`;
 const REFERENCE = JSON.parse(readFileSync(`${TESTDATA}/stories260K/reference.json`, "utf8"));
 
 const servers = [];
 
 async function startServer(args = []) {
-  const proc = spawn(FRUGAL, ["serve", "-m", MODEL, "--port", "0", ...args], {stdio: ["ignore", "ignore", "pipe"]});
-  let log = "";
-  const port = await new Promise((resolve, reject) => {
-    proc.stderr.on("data", (d) => {
-      log += d;
-      const m = log.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on("exit", (code) => reject(new Error(`frugal serve exited (${code}): ${log}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const server = {proc, port, url, log: () => log,
-                  client: new OpenAI({baseURL: `${url}/v1`, apiKey: "unused", maxRetries: 0, timeout: 60000})};
+  const server = await start(args);
   servers.push(server);
   return server;
 }

@@ -5,31 +5,15 @@
 // Run by CTest (tests/e2e/CMakeLists.txt) with FRUGAL_BIN and FRUGAL_TESTDATA set.
 import {test, before, after} from "node:test";
 import assert from "node:assert/strict";
-import {spawn} from "node:child_process";
 import {readFileSync} from "node:fs";
 import net from "node:net";
-import OpenAI from "openai";
-
-const FRUGAL = process.env.FRUGAL_BIN;
-const MODEL = `${process.env.FRUGAL_TESTDATA}/stories260K/stories260K.gguf`;
+import {startServer} from "./serve_process.mjs";
 
 let server;
 
 before(async () => {
-  const proc = spawn(FRUGAL, ["serve", "-m", MODEL, "--port", "0", "--parallel", "16", "--max-queue", "256",
-                              "--max-connections", "200", "--read-timeout", "3", "--max-body", "100000"],
-                     {stdio: ["ignore", "ignore", "pipe"]});
-  let log = "";
-  const port = await new Promise((resolve, reject) => {
-    proc.stderr.on("data", (d) => {
-      log += d;
-      const m = log.match(/listening on http:\/\/[^:]+:(\d+)/);
-      if (m) resolve(Number(m[1]));
-    });
-    proc.on("exit", (code) => reject(new Error(`frugal serve exited (${code}): ${log}`)));
-  });
-  const url = `http://127.0.0.1:${port}`;
-  server = {proc, port, url, client: new OpenAI({baseURL: `${url}/v1`, apiKey: "x", maxRetries: 0, timeout: 120000})};
+  server = await startServer(["--parallel", "16", "--max-queue", "256", "--max-connections", "200",
+                              "--read-timeout", "3", "--max-body", "100000"], {timeoutMs: 120000});
 });
 
 after(() => server?.proc.kill("SIGKILL"));

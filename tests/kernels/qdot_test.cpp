@@ -238,6 +238,33 @@ TEST(QDot, ExtremeValuesDoNotOverflowInt16) {
 namespace frugal {
 namespace {
 
+// `count` quantized weight rows of n values: Gaussian with a growing scale per row, or
+// extreme rows (where any int16 overflow in a kernel would show).
+std::vector<uint8_t> weight_rows(TensorType type, int64_t n, int count, bool extreme, std::mt19937& rng) {
+  const size_t rb = row_bytes(type, n);
+  std::vector<uint8_t> rows(rb * static_cast<size_t>(count));
+  for (int r = 0; r < count; ++r) {
+    if (extreme) {
+      const auto w = extreme_row(type, n);
+      std::memcpy(rows.data() + r * rb, w.data(), rb);
+    } else {
+      const auto wf = gaussian(static_cast<size_t>(n), rng, 0.02f * (r + 1));
+      quantize_row(type, wf.data(), rows.data() + r * rb, n);
+    }
+  }
+  return rows;
+}
+
+// `count` activation rows quantized by the reference: Gaussian, or all +-1 (extreme).
+std::vector<Quantized> activation_rows(ActFormat f, int64_t n, int count, bool extreme, std::mt19937& rng) {
+  std::vector<Quantized> acts;
+  for (int t = 0; t < count; ++t) {
+    acts.push_back(extreme ? quantize_act(scalar_qdot(), f, std::vector<float>(static_cast<size_t>(n), t % 2 ? -1.0f : 1.0f))
+                           : quantize_act(scalar_qdot(), f, gaussian(static_cast<size_t>(n), rng, 1.0f + t)));
+  }
+  return acts;
+}
+
 // Multi-token kernels give, for each of 1..kMaxGemmTokens tokens, what the single-token
 // reference gives (also on extreme rows, where any int16 overflow would show).
 TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
@@ -249,23 +276,10 @@ TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
     for (int64_t n : {256, 1280}) {
       for (bool extreme : {false, true}) {
         const size_t rb = row_bytes(type, n);
-        std::vector<uint8_t> rows(rb * 8);
-        for (int r = 0; r < 8; ++r) {
-          if (extreme) {
-            const auto w = extreme_row(type, n);
-            std::memcpy(rows.data() + r * rb, w.data(), rb);
-          } else {
-            const auto wf = gaussian(static_cast<size_t>(n), rng, 0.02f * (r + 1));
-            quantize_row(type, wf.data(), rows.data() + r * rb, n);
-          }
-        }
+        const std::vector<uint8_t> rows = weight_rows(type, n, 8, extreme, rng);
         std::vector<uint8_t> group(repacked_group_bytes(type, n));
         repack_group(type, rows.data(), rb, n, group.data());
-        std::vector<Quantized> acts;
-        for (int t = 0; t < kMaxGemmTokens; ++t) {
-          acts.push_back(extreme ? quantize_act(scalar_qdot(), f, std::vector<float>(static_cast<size_t>(n), t % 2 ? -1.0f : 1.0f))
-                                 : quantize_act(scalar_qdot(), f, gaussian(static_cast<size_t>(n), rng, 1.0f + t)));
-        }
+        const std::vector<Quantized> acts = activation_rows(f, n, kMaxGemmTokens, extreme, rng);
         std::vector<ActRow> views;
         for (const auto& q : acts) views.push_back(q.row);
         for (const QDotTable* table : available_qdot_tables()) {
@@ -308,25 +322,12 @@ TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
     for (int64_t n : {256, 1280}) {
       for (bool extreme : {false, true}) {
         const size_t rb = row_bytes(type, n);
-        std::vector<uint8_t> rows(rb * 16);
-        for (int r = 0; r < 16; ++r) {
-          if (extreme) {
-            const auto w = extreme_row(type, n);
-            std::memcpy(rows.data() + r * rb, w.data(), rb);
-          } else {
-            const auto wf = gaussian(static_cast<size_t>(n), rng, 0.02f * (r + 1));
-            quantize_row(type, wf.data(), rows.data() + r * rb, n);
-          }
-        }
+        const std::vector<uint8_t> rows = weight_rows(type, n, 16, extreme, rng);
         const size_t gb = repacked_group_bytes(type, n);
         std::vector<uint8_t> groups(2 * gb);
         repack_group(type, rows.data(), rb, n, groups.data());
         repack_group(type, rows.data() + 8 * rb, rb, n, groups.data() + gb);
-        std::vector<Quantized> acts;
-        for (int t = 0; t < kMaxGemm16Tokens; ++t) {
-          acts.push_back(extreme ? quantize_act(scalar_qdot(), f, std::vector<float>(static_cast<size_t>(n), t % 2 ? -1.0f : 1.0f))
-                                 : quantize_act(scalar_qdot(), f, gaussian(static_cast<size_t>(n), rng, 1.0f + t)));
-        }
+        const std::vector<Quantized> acts = activation_rows(f, n, kMaxGemm16Tokens, extreme, rng);
         std::vector<ActRow> views;
         for (const auto& q : acts) views.push_back(q.row);
         for (const QDotTable* table : available_qdot_tables()) {

@@ -102,6 +102,9 @@ Gemm8Fn QDotTable::gemm8(TensorType t) const {
 Gemm16Fn QDotTable::gemm16(TensorType t) const {
   switch (t) {
     case TensorType::Q4_0: return gemm16_q4_0;
+    case TensorType::Q4_1: return gemm16_q4_1;
+    case TensorType::Q5_0: return gemm16_q5_0;
+    case TensorType::Q5_1: return gemm16_q5_1;
     case TensorType::Q8_0: return gemm16_q8_0;
     case TensorType::Q4_K: return gemm16_q4_k;
     case TensorType::Q6_K: return gemm16_q6_k;

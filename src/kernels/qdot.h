@@ -62,7 +62,8 @@ struct QDotTable {
       gemv8_q5_k, gemv8_q6_k;
   // Multi-token kernels where an ISA has them (nullptr: callers loop over gemv8).
   Gemm8Fn gemm8_q4_0 = nullptr, gemm8_q8_0 = nullptr, gemm8_q4_k = nullptr, gemm8_q6_k = nullptr;
-  Gemm16Fn gemm16_q4_0 = nullptr, gemm16_q8_0 = nullptr, gemm16_q4_k = nullptr, gemm16_q6_k = nullptr;
+  Gemm16Fn gemm16_q4_0 = nullptr, gemm16_q4_1 = nullptr, gemm16_q5_0 = nullptr, gemm16_q5_1 = nullptr,
+           gemm16_q8_0 = nullptr, gemm16_q4_k = nullptr, gemm16_q6_k = nullptr;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;

@@ -58,20 +58,36 @@ inline void store16(const __m512 (&acc)[NT], float* out, int64_t stride) {
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * stride, acc[t]);
 }
 
-template <int NT>
-void q4_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+// The 32-element legacy formats (Q4_0, Q4_1, Q5_0, Q5_1; layouts in kernels/repack.h):
+// unsigned 4- or 5-bit quants, the zero point (-8 / -16) through the activation sum, or the
+// minimum (Q4_1 / Q5_1) times it. Float operations in the order of gemv8_avx2.cpp.
+template <int NT, bool kFifthBit, bool kMin>
+void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  constexpr int64_t kSlices = kMin ? 32 : 16;            // after d[8] (and m[8])
+  constexpr int64_t kHigh = kSlices + 128;               // the fifth-bit slice
+  constexpr int64_t kBytes = kHigh + (kFifthBit ? 32 : 0);
+  constexpr float kZero = kFifthBit ? 16.0f : 8.0f;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
+  const __m512i bit4 = _mm512_set1_epi8(0x10);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n / 32; ++b) {
-    const uint8_t* b0 = g0 + b * 144;
-    const uint8_t* b1 = g1 + b * 144;
+    const uint8_t* b0 = g0 + b * kBytes;
+    const uint8_t* b1 = g1 + b * kBytes;
+    __m512i hb = _mm512_setzero_si512();
+    if constexpr (kFifthBit) hb = both256(b0, b1, kHigh);
     __m512i isum[NT];
     for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
     for (int c = 0; c < 4; ++c) {
-      const __m512i bytes = both256(b0, b1, 16 + 32 * c);
-      const __m512i lo = _mm512_and_si512(bytes, low4);
-      const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+      const __m512i bytes = both256(b0, b1, kSlices + 32 * c);
+      __m512i lo = _mm512_and_si512(bytes, low4);
+      __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+      if constexpr (kFifthBit) {
+        // Bit c of each high-bit byte is element 4c+i's fifth bit, bit 4+c element 16+4c+i's.
+        const __m128i up = _mm_cvtsi32_si128(4 - c);
+        lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_sll_epi16(hb, up), bit4));
+        hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srl_epi16(hb, _mm_cvtsi32_si128(c)), bit4));
+      }
       for (int t = 0; t < NT; ++t) {
         isum[t] = _mm512_dpbusd_epi32(isum[t], lo, bcast4z(a[t].q + b * 32 + 4 * c));
         isum[t] = _mm512_dpbusd_epi32(isum[t], hi, bcast4z(a[t].q + b * 32 + 16 + 4 * c));
@@ -79,11 +95,33 @@ void q4_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
     }
     const __m512 dw = both_half8(b0, b1);
     for (int t = 0; t < NT; ++t) {
-      const __m512 dot = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(8.0f * a[t].sum[b]));
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), dot, acc[t]);
+      const __m512 da = _mm512_set1_ps(a[t].d[b]);
+      if constexpr (kMin) {
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(both_half8(b0 + 16, b1 + 16), da), _mm512_set1_ps(a[t].sum[b]), acc[t]);
+      } else {
+        const __m512 dot = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(kZero * a[t].sum[b]));
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), dot, acc[t]);
+      }
     }
   }
   store16<NT>(acc, out, stride);
+}
+template <int NT>
+void q4_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  legacy_t<NT, false, false>(g0, g1, a, n, out, stride);
+}
+template <int NT>
+void q4_1_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  legacy_t<NT, false, true>(g0, g1, a, n, out, stride);
+}
+template <int NT>
+void q5_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  legacy_t<NT, true, false>(g0, g1, a, n, out, stride);
+}
+template <int NT>
+void q5_1_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  legacy_t<NT, true, true>(g0, g1, a, n, out, stride);
 }
 
 template <int NT>
@@ -231,6 +269,18 @@ static_assert(kMaxGemm16Tokens == 8, "the dispatch below instantiates 1..8 token
 void gemm16_q4_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
                         int64_t stride) {
   FRUGAL_GEMM16_DISPATCH(q4_0_t)
+}
+void gemm16_q4_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  FRUGAL_GEMM16_DISPATCH(q4_1_t)
+}
+void gemm16_q5_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  FRUGAL_GEMM16_DISPATCH(q5_0_t)
+}
+void gemm16_q5_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  FRUGAL_GEMM16_DISPATCH(q5_1_t)
 }
 void gemm16_q8_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
                         int64_t stride) {

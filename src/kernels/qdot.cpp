@@ -106,7 +106,10 @@ Gemm16Fn QDotTable::gemm16(TensorType t) const {
     case TensorType::Q5_0: return gemm16_q5_0;
     case TensorType::Q5_1: return gemm16_q5_1;
     case TensorType::Q8_0: return gemm16_q8_0;
+    case TensorType::Q2_K: return gemm16_q2_k;
+    case TensorType::Q3_K: return gemm16_q3_k;
     case TensorType::Q4_K: return gemm16_q4_k;
+    case TensorType::Q5_K: return gemm16_q5_k;
     case TensorType::Q6_K: return gemm16_q6_k;
     default: return nullptr;
   }

@@ -63,7 +63,8 @@ struct QDotTable {
   // Multi-token kernels where an ISA has them (nullptr: callers loop over gemv8).
   Gemm8Fn gemm8_q4_0 = nullptr, gemm8_q8_0 = nullptr, gemm8_q4_k = nullptr, gemm8_q6_k = nullptr;
   Gemm16Fn gemm16_q4_0 = nullptr, gemm16_q4_1 = nullptr, gemm16_q5_0 = nullptr, gemm16_q5_1 = nullptr,
-           gemm16_q8_0 = nullptr, gemm16_q4_k = nullptr, gemm16_q6_k = nullptr;
+           gemm16_q8_0 = nullptr, gemm16_q2_k = nullptr, gemm16_q3_k = nullptr, gemm16_q4_k = nullptr,
+           gemm16_q5_k = nullptr, gemm16_q6_k = nullptr;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;

@@ -4,7 +4,7 @@
 // the unpacking of the quants and the float scaling run once for 16 rows instead of 8. Up
 // to kMaxGemm16Tokens activation rows share each pass over the weights (32 zmm registers
 // hold their accumulators). Same integer arithmetic and float operation order per row as
-// gemm8_impl.h, so the results equal the 8-row kernels' bit for bit.
+// gemm8_impl.h and gemv8_*avx2.cpp, so the results equal the 8-row kernels' bit for bit.
 #include <immintrin.h>
 
 #include <cstring>
@@ -53,6 +53,17 @@ inline __m512i pair16z(int16_t lo, int16_t hi) {
                                                 static_cast<uint16_t>(lo)));
 }
 
+// Bit k of every byte moved to bit t (the high-bit slices of Q5_0, Q3_K, Q5_K).
+inline __m512i move_bitz(__m512i v, int k, int t) {
+  const __m512i m = _mm512_set1_epi8(static_cast<char>(1 << t));
+  if (k <= t) return _mm512_and_si512(_mm512_sll_epi16(v, _mm_cvtsi32_si128(t - k)), m);
+  return _mm512_and_si512(_mm512_srl_epi16(v, _mm_cvtsi32_si128(k - t)), m);
+}
+// Bits 2k..2k+1 of every byte (the 2-bit planes of Q2_K and Q3_K).
+inline __m512i plane2z(__m512i v, int k) {
+  return _mm512_and_si512(_mm512_srl_epi16(v, _mm_cvtsi32_si128(2 * k)), _mm512_set1_epi8(3));
+}
+
 template <int NT>
 inline void store16(const __m512 (&acc)[NT], float* out, int64_t stride) {
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * stride, acc[t]);
@@ -68,7 +79,6 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
   constexpr int64_t kBytes = kHigh + (kFifthBit ? 32 : 0);
   constexpr float kZero = kFifthBit ? 16.0f : 8.0f;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i bit4 = _mm512_set1_epi8(0x10);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n / 32; ++b) {
@@ -84,9 +94,8 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
       __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
       if constexpr (kFifthBit) {
         // Bit c of each high-bit byte is element 4c+i's fifth bit, bit 4+c element 16+4c+i's.
-        const __m128i up = _mm_cvtsi32_si128(4 - c);
-        lo = _mm512_or_si512(lo, _mm512_and_si512(_mm512_sll_epi16(hb, up), bit4));
-        hi = _mm512_or_si512(hi, _mm512_and_si512(_mm512_srl_epi16(hb, _mm_cvtsi32_si128(c)), bit4));
+        lo = _mm512_or_si512(lo, move_bitz(hb, c, 4));
+        hi = _mm512_or_si512(hi, move_bitz(hb, 4 + c, 4));
       }
       for (int t = 0; t < NT; ++t) {
         isum[t] = _mm512_dpbusd_epi32(isum[t], lo, bcast4z(a[t].q + b * 32 + 4 * c));
@@ -148,14 +157,16 @@ void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   store16<NT>(acc, out, stride);
 }
 
-template <int NT>
-void q4_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+// Q4_K, and Q5_K with the fifth bits from the high-bit slices after the Q4_K part.
+template <int NT, bool kFifthBit>
+void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  constexpr int64_t kBytes = kFifthBit ? 1440 : 1184;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* b0 = g0 + b * 1184;
-    const uint8_t* b1 = g1 + b * 1184;
+    const uint8_t* b0 = g0 + b * kBytes;
+    const uint8_t* b1 = g1 + b * kBytes;
     __m512i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
     for (int p = 0; p < 4; ++p) {
@@ -163,8 +174,13 @@ void q4_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
       for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm512_setzero_si512();
       for (int c = 0; c < 8; ++c) {
         const __m512i bytes = both256(b0, b1, 160 + 256 * p + 32 * c);
-        const __m512i lo = _mm512_and_si512(bytes, low4);
-        const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+        __m512i lo = _mm512_and_si512(bytes, low4);
+        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+        if constexpr (kFifthBit) {
+          const __m512i hb = both256(b0, b1, 1184 + 32 * c);  // bit m: element 32m + 4c + i
+          lo = _mm512_or_si512(lo, move_bitz(hb, 2 * p, 4));
+          hi = _mm512_or_si512(hi, move_bitz(hb, 2 * p + 1, 4));
+        }
         for (int t = 0; t < NT; ++t) {
           const int8_t* act = a[t].q + b * 256 + 64 * p;
           lo32[t] = _mm512_dpbusd_epi32(lo32[t], lo, bcast4z(act + 4 * c));
@@ -195,6 +211,92 @@ void q4_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
     }
   }
   store16<NT>(acc, out, stride);
+}
+
+template <int NT>
+void q4_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  q45_k_t<NT, false>(g0, g1, a, n, out, stride);
+}
+template <int NT>
+void q5_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  q45_k_t<NT, true>(g0, g1, a, n, out, stride);
+}
+
+// Q2_K and Q3_K: 2-bit planes (Q3_K: plus a third bit) in 16 sub-blocks of 16 elements,
+// each with its own scale; Q2_K's minimum, Q3_K's -4 zero point through the 16-sums of
+// the activations. Integer results as in gemv8_k_avx2.cpp, float operations in its order.
+template <int NT, bool kThirdBit>
+void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  constexpr int64_t kBytes = kThirdBit ? 912 : 672;
+  constexpr int64_t kScales = kThirdBit ? 16 : 32;  // [16 sub][8 rows] bytes
+  constexpr int64_t kSlices = kScales + 128;
+  __m512 acc[NT];
+  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* b0 = g0 + b * kBytes;
+    const uint8_t* b1 = g1 + b * kBytes;
+    __m512i sumi[NT];
+    for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
+    for (int h = 0; h < 2; ++h) {
+      for (int k = 0; k < 4; ++k) {
+        for (int sub = 0; sub < 2; ++sub) {
+          __m512i s32[NT];
+          for (int t = 0; t < NT; ++t) s32[t] = _mm512_setzero_si512();
+          for (int c = 4 * sub; c < 4 * sub + 4; ++c) {
+            __m512i q = plane2z(both256(b0, b1, kSlices + 256 * h + 32 * c), k);
+            if constexpr (kThirdBit) {
+              q = _mm512_or_si512(q, move_bitz(both256(b0, b1, kSlices + 512 + 32 * c), 4 * h + k, 2));
+            }
+            for (int t = 0; t < NT; ++t) {
+              s32[t] = _mm512_dpbusd_epi32(s32[t], q, bcast4z(a[t].q + b * 256 + 128 * h + 32 * k + 4 * c));
+            }
+          }
+          const int j = 8 * h + 2 * k + sub;
+          __m512i scale;
+          if constexpr (kThirdBit) {
+            scale = both_i8x8(b0 + kScales + 8 * j, b1 + kScales + 8 * j);
+          } else {
+            scale = _mm512_and_si512(both_u8x8(b0 + kScales + 8 * j, b1 + kScales + 8 * j), _mm512_set1_epi32(0x0F));
+          }
+          for (int t = 0; t < NT; ++t) sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(s32[t], scale));
+        }
+      }
+    }
+    // Per sub-block pair q: Q3_K's signed scales, or Q2_K's minimums (the high nibbles).
+    __m512i pairs[8];
+    for (int q = 0; q < 8; ++q) {
+      if constexpr (kThirdBit) {
+        pairs[q] = both_pairs_i8(b0 + kScales + 16 * q, b1 + kScales + 16 * q);
+      } else {
+        pairs[q] = _mm512_srli_epi16(both_pairs_u8(b0 + kScales + 16 * q, b1 + kScales + 16 * q), 4);
+      }
+    }
+    const __m512 dw = both_half8(b0, b1);
+    for (int t = 0; t < NT; ++t) {
+      const int16_t* bs = a[t].bsums + b * 16;
+      __m512i bsum = _mm512_setzero_si512();
+      for (int q = 0; q < 8; ++q) {
+        bsum = _mm512_add_epi32(bsum, _mm512_madd_epi16(pairs[q], pair16z(bs[2 * q], bs[2 * q + 1])));
+      }
+      const __m512 da = _mm512_set1_ps(a[t].d[b]);
+      if constexpr (kThirdBit) {
+        const __m512i s = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(bsum, 2));
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(s), acc[t]);
+      } else {
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[t]), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(_mm512_mul_ps(both_half8(b0 + 16, b1 + 16), da), _mm512_cvtepi32_ps(bsum), acc[t]);
+      }
+    }
+  }
+  store16<NT>(acc, out, stride);
+}
+template <int NT>
+void q2_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  q23_k_t<NT, false>(g0, g1, a, n, out, stride);
+}
+template <int NT>
+void q3_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  q23_k_t<NT, true>(g0, g1, a, n, out, stride);
 }
 
 template <int NT>
@@ -292,6 +394,21 @@ void gemm16_q4_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, i
                         int64_t stride) {
   for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q4_k_t<4>(g0, g1, a, n, out, stride);
   FRUGAL_GEMM16_DISPATCH(q4_k_t)
+}
+void gemm16_q2_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q2_k_t<4>(g0, g1, a, n, out, stride);
+  FRUGAL_GEMM16_DISPATCH(q2_k_t)
+}
+void gemm16_q3_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q3_k_t<4>(g0, g1, a, n, out, stride);
+  FRUGAL_GEMM16_DISPATCH(q3_k_t)
+}
+void gemm16_q5_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride) {
+  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q5_k_t<4>(g0, g1, a, n, out, stride);
+  FRUGAL_GEMM16_DISPATCH(q5_k_t)
 }
 void gemm16_q6_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
                         int64_t stride) {

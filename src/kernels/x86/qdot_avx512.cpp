@@ -1,8 +1,8 @@
 // The AVX-512 (F/BW/VL + VNNI) integer dot table: VNNI kernels (gemm8_avx512.cpp, and
 // gemm16_avx512.cpp on 512-bit registers for two groups at once) for the
-// repacked types that dominate real files (Q4_0, Q8_0, Q4_K, Q6_K; two-group kernels also
-// for Q4_1, Q5_0 and Q5_1); every other entry is the AVX2 one (every CPU with these
-// features has AVX2).
+// repacked types that dominate real files (Q4_0, Q8_0, Q4_K, Q6_K; two-group kernels for
+// every block type); every other entry is the AVX2 one (every CPU with these features has
+// AVX2).
 #include "kernels/qdot.h"
 
 namespace frugal {
@@ -24,6 +24,12 @@ void gemm16_q5_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, i
 void gemm16_q8_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
                         int64_t stride);
 void gemm16_q4_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
+void gemm16_q2_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
+void gemm16_q3_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
+                        int64_t stride);
+void gemm16_q5_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
                         int64_t stride);
 void gemm16_q6_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
                         int64_t stride);
@@ -49,7 +55,10 @@ const QDotTable& avx512_qdot_table() {
     t.gemm16_q5_0 = gemm16_q5_0_avx512;
     t.gemm16_q5_1 = gemm16_q5_1_avx512;
     t.gemm16_q8_0 = gemm16_q8_0_avx512;
+    t.gemm16_q2_k = gemm16_q2_k_avx512;
+    t.gemm16_q3_k = gemm16_q3_k_avx512;
     t.gemm16_q4_k = gemm16_q4_k_avx512;
+    t.gemm16_q5_k = gemm16_q5_k_avx512;
     t.gemm16_q6_k = gemm16_q6_k_avx512;
     return t;
   }();

@@ -138,8 +138,11 @@ class CpuBackend final : public Backend {
   }
 
   std::unique_ptr<KvStorage> new_kv_storage(int n_layers, int64_t n_cells, int64_t width, TensorType type) override {
-    if (type != TensorType::F32 && type != TensorType::F16) {
-      fail("KV cache type {} is not supported by the CPU backend (expected F32 or F16)", type_name(type));
+    if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::Q8_0) {
+      fail("KV cache type {} is not supported by the CPU backend (expected F32, F16 or Q8_0)", type_name(type));
+    }
+    if (type == TensorType::Q8_0 && width % 32 != 0) {
+      fail("a Q8_0 KV cache needs rows of whole 32-value blocks; the K/V row is {} values wide", width);
     }
     ensure_scratch(width);
     return std::make_unique<CpuKvStorage>(n_layers, n_cells, width, type);
@@ -272,7 +275,7 @@ class CpuBackend final : public Backend {
     const int group = cfg.n_head / cfg.n_head_kv;
     const int hd = cfg.head_dim;
     const KernelTable& k = kernels();
-    const bool f16 = kv.type() == TensorType::F16;
+    const TensorType type = kv.type();
     const size_t n_items = static_cast<size_t>(qt.rows()) * static_cast<size_t>(cfg.n_head);
     const int64_t keys = layout.positions[static_cast<size_t>(qt.rows() - 1)] + 1;
     const size_t n_chunks = std::min(n_items, static_cast<size_t>(4 * pool_.size()));
@@ -282,6 +285,8 @@ class CpuBackend final : public Backend {
         const auto row = static_cast<int64_t>(item / static_cast<size_t>(cfg.n_head));
         const int h = static_cast<int>(item % static_cast<size_t>(cfg.n_head));
         const int kvh = h / group;
+        // This head's slice of a K/V row (whole Q8_0 blocks: the cache checks head_dim % 32).
+        const size_t head_bytes = row_bytes(type, static_cast<int64_t>(kvh) * hd);
         const float* qv = qt.row(row) + static_cast<int64_t>(h) * hd;
         const auto s = static_cast<size_t>(layout.seq[static_cast<size_t>(row)]);
         const std::span<const int32_t> blocks = layout.block_tables[s];
@@ -294,12 +299,14 @@ class CpuBackend final : public Backend {
         for (int32_t p = 0; p < n_keys; ++p) {
           const int64_t cell = static_cast<int64_t>(blocks[static_cast<size_t>(p / layout.block_size)]) *
                                    layout.block_size + p % layout.block_size;
-          const size_t off = static_cast<size_t>(kvh) * static_cast<size_t>(hd);
+          const uint8_t* key = kv.k_row(layer, cell) + head_bytes;
           float score;
-          if (f16) {
-            score = k.dot_f16_f32(reinterpret_cast<const uint16_t*>(kv.k_row(layer, cell)) + off, qv, hd);
+          if (type == TensorType::F16) {
+            score = k.dot_f16_f32(reinterpret_cast<const uint16_t*>(key), qv, hd);
+          } else if (type == TensorType::Q8_0) {
+            score = k.dot_q8_0_f32(key, qv, hd);
           } else {
-            score = k.dot_f32(reinterpret_cast<const float*>(kv.k_row(layer, cell)) + off, qv, hd);
+            score = k.dot_f32(reinterpret_cast<const float*>(key), qv, hd);
           }
           score *= cfg.scale;
           if (score > max_score) {
@@ -310,10 +317,13 @@ class CpuBackend final : public Backend {
           }
           const float weight = std::exp(score - max_score);
           denom += weight;
-          if (f16) {
-            k.axpy_f16_f32(weight, reinterpret_cast<const uint16_t*>(kv.v_row(layer, cell)) + off, acc, hd);
+          const uint8_t* value = kv.v_row(layer, cell) + head_bytes;
+          if (type == TensorType::F16) {
+            k.axpy_f16_f32(weight, reinterpret_cast<const uint16_t*>(value), acc, hd);
+          } else if (type == TensorType::Q8_0) {
+            k.axpy_q8_0_f32(weight, value, acc, hd);
           } else {
-            k.axpy_f32(weight, reinterpret_cast<const float*>(kv.v_row(layer, cell)) + off, acc, hd);
+            k.axpy_f32(weight, reinterpret_cast<const float*>(value), acc, hd);
           }
         }
         float* dst = o.row(row) + static_cast<int64_t>(h) * hd;

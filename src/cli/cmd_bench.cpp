@@ -44,14 +44,6 @@ std::string test_name(const BenchTest& t) {
   return t.n_prompt > 0 ? fmt::format("pp{}", t.n_prompt) : fmt::format("tg{}", t.n_gen);
 }
 
-TensorType kv_type(const std::string& name) {
-  const auto t = parse_tensor_type(name);
-  if (!t || (*t != TensorType::F16 && *t != TensorType::F32)) {
-    fail("--cache-type '{}' is not supported (expected f16 or f32)", name);
-  }
-  return *t;
-}
-
 // One object per test, with llama-bench's field names (its `-o json`) where they mean the
 // same thing, so scripts written for llama-bench read frugal's results; frugal adds `isa`,
 // `engine` and, for prompt tests, `gflops`.
@@ -118,7 +110,7 @@ void bench_model(const BenchCliOptions& o) {
   BenchOptions bo;
   bo.reps = o.reps;
   bo.warmup = !o.no_warmup;
-  bo.kv_type = kv_type(o.cache_type);
+  bo.kv_type = parse_cache_type(o.cache_type);
   const BenchModelInfo info = bench_model_info(*GgufFile::open(path));
   const auto results = run_model_bench(path, tests, bo, [&](size_t i, int rep, int reps) {
     progress_line(test_name(tests[i]), static_cast<size_t>(rep), static_cast<size_t>(reps));
@@ -159,7 +151,7 @@ void bench_memory(const BenchCliOptions& o) {
   if (n_gen < 1) fail("-n {} must be positive for the roofline's decode run", n_gen);
   BenchOptions bo;
   bo.reps = o.reps_given ? o.reps : 3;
-  bo.kv_type = kv_type(o.cache_type);
+  bo.kv_type = parse_cache_type(o.cache_type);
   if (!o.json) {
     std::printf("cpu: %s\n\n%7s | %10s | %20s | %20s\n", cpu_model_name().c_str(), "threads", "read GB/s",
                 "FMA GFLOP/s 256-bit", "FMA GFLOP/s 512-bit");
@@ -232,7 +224,7 @@ void add_bench_command(CLI::App& app) {
   auto* reps = cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->capture_default_str();
   cmd->add_flag("--json", o->json, "print JSON (an array of tests with llama-bench's field names)");
   cmd->add_flag("--no-warmup", o->no_warmup, "skip the warm-up run before each test");
-  cmd->add_option("--cache-type", o->cache_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--cache-type", o->cache_type, kCacheTypeHelp)->capture_default_str();
   cmd->add_flag("--memory", o->memory,
                 "measure read bandwidth and FMA peak per thread count; with -m, the decode roofline and the "
                 "fraction of it frugal reaches (a short tg, -n 32 -r 3 unless given)");

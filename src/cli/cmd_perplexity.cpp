@@ -54,10 +54,7 @@ void perplexity(const PerplexityCliOptions& o) {
   if (!o.save_logits.empty() && std::filesystem::exists(o.save_logits) && !o.force) {
     fail("{} exists; pass --force to overwrite it", o.save_logits);
   }
-  const auto kv_type = parse_tensor_type(o.cache_type);
-  if (!kv_type || (*kv_type != TensorType::F16 && *kv_type != TensorType::F32)) {
-    fail("--cache-type '{}' is not supported (expected f16 or f32)", o.cache_type);
-  }
+  const TensorType kv_type = parse_cache_type(o.cache_type);
   auto backend = make_cpu_backend(o.threads > 0 ? o.threads : default_threads());
   const std::string path = resolve_model_path(o.model);
   auto model = Model::load(path, *backend, [](size_t done, size_t total) { progress_line("loading", done, total); });
@@ -73,7 +70,7 @@ void perplexity(const PerplexityCliOptions& o) {
   po.n_ctx = base ? static_cast<int>(base->header().n_ctx) : o.ctx;
   po.n_chunks = o.chunks;
   po.n_batch = o.batch;
-  po.kv_type = *kv_type;
+  po.kv_type = kv_type;
   if (!o.json) {
     const size_t available = base ? base->header().n_chunks : tokens.size() / static_cast<size_t>(std::max(po.n_ctx, 1));
     std::fprintf(stderr, "%s: %zu tokens, %zu chunks of %d (scoring the second half of each), %s, %d threads\n",
@@ -121,7 +118,7 @@ void add_perplexity_command(CLI::App& app) {
   cmd->add_option("--chunks", o->chunks, "chunks to evaluate (-1: all)")->capture_default_str();
   cmd->add_option("-b,--batch-size", o->batch, "tokens per forward pass")->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)");
-  cmd->add_option("--cache-type", o->cache_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--cache-type", o->cache_type, kCacheTypeHelp)->capture_default_str();
   cmd->add_option("--save-logits", o->save_logits, "write this (base) model's log-probabilities to FILE");
   cmd->add_option("--kld-base", o->kld_base, "KL divergence to the base log-probabilities in FILE");
   cmd->add_flag("--force", o->force, "overwrite the --save-logits file");

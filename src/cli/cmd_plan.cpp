@@ -146,11 +146,7 @@ void run_plan(const PlanCliOptions& o) {
   }
   PlanReport report;
   report.options = o.plan;
-  const auto kv = parse_tensor_type(o.cache_type);
-  if (!kv || (*kv != TensorType::F16 && *kv != TensorType::F32 && *kv != TensorType::Q8_0)) {
-    fail("--cache-type '{}' is not supported (expected f16, f32 or q8_0)", o.cache_type);
-  }
-  report.options.kv_type = *kv;
+  report.options.kv_type = parse_cache_type(o.cache_type);
   if (!o.plan.dtype.empty()) {
     bool known = false;
     for (const auto& d : peak_dtypes()) known = known || d == o.plan.dtype;
@@ -314,7 +310,7 @@ void add_plan_command(CLI::App& app) {
   cmd->add_option("--target-tokens-per-s", o->plan.target_tokens_per_s,
                   "aggregate decode tokens/s the load needs (chips are added until it is met)");
   cmd->add_option("--ttft-ms", o->plan.ttft_ms, "time to first token target for a lone request, ms");
-  cmd->add_option("--cache-type", o->cache_type, "KV cache type: f16, f32 or q8_0")->capture_default_str();
+  cmd->add_option("--cache-type", o->cache_type, kCacheTypeHelp)->capture_default_str();
   cmd->add_option("--dtype", o->plan.dtype,
                   "compute in this data type's peak instead of each class's (fp32, fp16, bf16, int8, fp8)");
   cmd->add_option("--max-chips", o->plan.max_chips_per_instance, "largest tensor-parallel instance considered")

@@ -36,13 +36,7 @@ void run(const RunOptions& o) {
   if (!o.prompt_file.empty() && !o.prompt.empty()) fail("give either -p or -f, not both");
   if (o.threads < 0) fail("--threads {} must be 0 (all cores) or more", o.threads);
   const std::string prompt_text = o.prompt_file.empty() ? o.prompt : read_text_file(o.prompt_file);
-  const TensorType kv_type = [&] {
-    const auto t = parse_tensor_type(o.cache_type);
-    if (!t || (*t != TensorType::F16 && *t != TensorType::F32)) {
-      fail("--cache-type '{}' is not supported (expected f16 or f32)", o.cache_type);
-    }
-    return *t;
-  }();
+  const TensorType kv_type = parse_cache_type(o.cache_type);
 
   auto backend = make_cpu_backend(o.threads > 0 ? o.threads : default_threads());
   const std::string path = resolve_model_path(o.model);
@@ -129,7 +123,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("-t,--threads", o->threads, "threads (0: all cores)");
   cmd->add_option("-c,--ctx-size", o->ctx_size, "context size (default: the model's, at most 4096)");
   cmd->add_option("-b,--batch-size", o->batch_size, "prompt tokens per forward pass")->capture_default_str();
-  cmd->add_option("--cache-type", o->cache_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--cache-type", o->cache_type, kCacheTypeHelp)->capture_default_str();
   cmd->add_option("--temp", o->sampling.temperature, "temperature (0: greedy)")->capture_default_str();
   cmd->add_option("--top-k", o->sampling.top_k, "top-k (0: off)")->capture_default_str();
   cmd->add_option("--top-p", o->sampling.top_p, "top-p (1: off)")->capture_default_str();

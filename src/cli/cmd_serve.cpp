@@ -29,7 +29,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("-c,--ctx-size", o->sched.n_ctx, "context per sequence (default: the model's, at most 4096)");
   cmd->add_option("-b,--batch-size", o->sched.n_batch, "tokens per forward pass")->capture_default_str();
   cmd->add_option("--kv-cells", o->sched.kv_cells, "KV cache positions in total (default: parallel x ctx-size)");
-  cmd->add_option("--cache-type", o->cache_type, "KV cache type: f16 or f32")->capture_default_str();
+  cmd->add_option("--cache-type", o->cache_type, kCacheTypeHelp)->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "inference threads (0: all cores)");
   cmd->add_option("--api-key", o->server.api_key, "require Authorization: Bearer KEY");
   cmd->add_option("--max-queue", o->sched.max_queue, "requests waiting at most (then 429)")->capture_default_str();
@@ -53,11 +53,7 @@ void add_serve_command(CLI::App& app) {
     if (o->server.max_tokens < 0) fail("--max-tokens {} must be 0 (no limit) or more", o->server.max_tokens);
     if (o->server.max_connections < 1) fail("--max-connections {} must be at least 1", o->server.max_connections);
     if (o->server.port < 0 || o->server.port > 65535) fail("--port {} is out of range", o->server.port);
-    const auto kv = parse_tensor_type(o->cache_type);
-    if (!kv || (*kv != TensorType::F16 && *kv != TensorType::F32)) {
-      fail("--cache-type '{}' is not supported (expected f16 or f32)", o->cache_type);
-    }
-    o->sched.kv_type = *kv;
+    o->sched.kv_type = parse_cache_type(o->cache_type);
     o->sched.prefix_cache = !o->no_prefix_cache;
     o->server.request_timeout = std::chrono::seconds(o->timeout_s);
     o->server.read_timeout = std::chrono::seconds(o->read_timeout_s);

@@ -5,7 +5,14 @@
 
 #include <string>
 
+#include "base/tensor_type.h"
+
 namespace frugal::cli {
+
+// What every --cache-type accepts.
+constexpr const char* kCacheTypeHelp = "KV cache type: f16, f32 or q8_0";
+// --cache-type NAME as a tensor type (f16, f32 or q8_0), or an error naming the value.
+TensorType parse_cache_type(const std::string& name);
 
 // -m FILE, defaulting to $FRUGAL_MODEL, then the bundled test model.
 std::string resolve_model_path(const std::string& flag);

@@ -35,6 +35,14 @@ std::string read_text_file(const std::string& path) {
   return ss.str();
 }
 
+TensorType parse_cache_type(const std::string& name) {
+  const auto t = parse_tensor_type(name);
+  if (!t || (*t != TensorType::F16 && *t != TensorType::F32 && *t != TensorType::Q8_0)) {
+    fail("--cache-type '{}' is not supported (expected f16, f32 or q8_0)", name);
+  }
+  return *t;
+}
+
 void progress_line(const std::string& what, size_t done, size_t total) {
   if (!::isatty(STDERR_FILENO) || total == 0) return;
   const int width = 30;

@@ -17,6 +17,10 @@ struct KernelTable {
   // y[i] += a * x[i]
   void (*axpy_f32)(float a, const float* x, float* y, int64_t n);
   void (*axpy_f16_f32)(float a, const uint16_t* x, float* y, int64_t n);
+  // The same over a row of Q8_0 blocks (fp16 d, 32 int8 q; the KV cache's q8_0 type),
+  // n a multiple of 32: sum_i d*q[i] * b[i], and y[i] += a * d*q[i].
+  float (*dot_q8_0_f32)(const uint8_t* a, const float* b, int64_t n);
+  void (*axpy_q8_0_f32)(float a, const uint8_t* x, float* y, int64_t n);
   // y[i] *= a
   void (*scale_f32)(float* y, float a, int64_t n);
   // out[t] = sum_i a[i] * b[t * b_stride + i] for t < 4: one pass over a weight row for

@@ -1,4 +1,6 @@
 // Scalar reference kernels: the definition of what each SIMD kernel must compute.
+#include <cstring>
+
 #include "base/half.h"
 #include "kernels/kernels.h"
 
@@ -32,6 +34,30 @@ void axpy_f16_f32(float a, const uint16_t* x, float* y, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += a * fp16_to_fp32(x[i]);
 }
 
+// Q8_0 blocks: fp16 scale, then 32 int8 quants (34 bytes).
+float dot_q8_0_f32(const uint8_t* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk, a += 34, b += 32) {
+    uint16_t d;
+    std::memcpy(&d, a, 2);
+    const auto* q = reinterpret_cast<const int8_t*>(a + 2);
+    float s = 0.0f;
+    for (int i = 0; i < 32; ++i) s += static_cast<float>(q[i]) * b[i];
+    sum += fp16_to_fp32(d) * s;
+  }
+  return sum;
+}
+
+void axpy_q8_0_f32(float a, const uint8_t* x, float* y, int64_t n) {
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 34, y += 32) {
+    uint16_t d;
+    std::memcpy(&d, x, 2);
+    const auto* q = reinterpret_cast<const int8_t*>(x + 2);
+    const float ad = a * fp16_to_fp32(d);
+    for (int i = 0; i < 32; ++i) y[i] += ad * static_cast<float>(q[i]);
+  }
+}
+
 void scale_f32(float* y, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
@@ -47,6 +73,7 @@ const KernelTable& scalar_kernels() {
   static const KernelTable table{"scalar",          dot_f32,
                                  dot_f16_f32,       dot_bf16_f32,
                                  axpy_f32,          axpy_f16_f32,
+                                 dot_q8_0_f32,      axpy_q8_0_f32,
                                  scale_f32,         dot4<float, dot_f32>,
                                  dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>};
   return table;

@@ -11,6 +11,11 @@ KvCache::KvCache(Backend& backend, const ModelConfig& config, int64_t n_cells, T
     : block_size_(block_size) {
   if (block_size < 1) fail("kv cache: block size {} must be positive", block_size);
   if (n_cells < 1 || n_cells > (int64_t{1} << 30)) fail("kv cache: {} cells is out of range", n_cells);
+  if (type == TensorType::Q8_0 && config.head_dim % 32 != 0) {
+    fail("kv cache: Q8_0 stores each head's keys and values in blocks of 32; this model's head dimension is {} "
+         "(use an f16 or f32 cache)",
+         config.head_dim);
+  }
   const auto n_blocks = static_cast<int32_t>((n_cells + block_size - 1) / block_size);
   const int64_t cells = int64_t{n_blocks} * block_size;
   const uint64_t bytes = 2 * static_cast<uint64_t>(config.n_layer) * row_bytes(type, cells * config.kv_dim());

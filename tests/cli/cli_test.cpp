@@ -122,6 +122,11 @@ TEST(Cli, ErrorsAreClearAndExitNonZero) {
   r = frugal("run -m " + stories() + " -p hi --cache-type q9");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("--cache-type 'q9'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("expected f16, f32 or q8_0"), std::string::npos) << r.err;
+  // stories260K's heads are 8 wide: a q8_0 cache (32-value blocks) is refused, saying why.
+  r = frugal("run -m " + stories() + " -p hi --cache-type q8_0");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("head dimension is 8"), std::string::npos) << r.err;
   r = frugal("run -m " + stories() + " -p hi --top-p 0");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;

@@ -107,6 +107,22 @@ TEST(Kernels, SimdMatchesScalarReference) {
       simd->axpy_f16_f32(-1.5f, h.data(), y1.data(), n);
       ref.axpy_f16_f32(-1.5f, h.data(), y2.data(), n);
       for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(y1[static_cast<size_t>(i)], y2[static_cast<size_t>(i)], 1e-5f);
+      // Q8_0 rows (the KV cache's q8_0 type) over the whole blocks of n.
+      if (const int64_t nq = n / 32 * 32; nq > 0) {
+        std::vector<uint8_t> q8(row_bytes(TensorType::Q8_0, nq));
+        quantize_row(TensorType::Q8_0, a.data(), q8.data(), nq);
+        float mq = 0.0f;
+        for (int64_t i = 0; i < nq; ++i) mq += std::fabs(a[static_cast<size_t>(i)] * b[static_cast<size_t>(i)]);
+        std::vector<float> deq(static_cast<size_t>(nq));
+        dequantize_row(TensorType::Q8_0, q8.data(), deq.data(), nq);
+        expect_close_sum(ref.dot_q8_0_f32(q8.data(), b.data(), nq), ref.dot_f32(deq.data(), b.data(), nq), mq, nq);
+        expect_close_sum(simd->dot_q8_0_f32(q8.data(), b.data(), nq), ref.dot_q8_0_f32(q8.data(), b.data(), nq), mq, nq);
+        y1 = b;
+        y2 = b;
+        simd->axpy_q8_0_f32(0.75f, q8.data(), y1.data(), nq);
+        ref.axpy_q8_0_f32(0.75f, q8.data(), y2.data(), nq);
+        for (int64_t i = 0; i < nq; ++i) EXPECT_NEAR(y1[static_cast<size_t>(i)], y2[static_cast<size_t>(i)], 1e-5f);
+      }
       y1 = b;
       y2 = b;
       simd->scale_f32(y1.data(), 0.5f, n);

@@ -2,7 +2,9 @@
 // frugal and produce finite logits.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "backend/backend.h"
 #include "base/error.h"
@@ -165,6 +167,60 @@ TEST(Synth, ShallowPresetRunsAtFullSize) {
   EXPECT_EQ(model->config().n_layer, 1);
   EXPECT_EQ(model->config().n_embd, 896);
   expect_runs(*model, 3);
+}
+
+// Logits of a prompt and a few single-token steps with the given KV cache type.
+std::vector<std::vector<float>> cache_logits(const Model& model, TensorType kv) {
+  SessionConfig sc;
+  sc.n_ctx = 64;
+  sc.kv_type = kv;
+  Session session(model, sc);
+  std::vector<TokenId> prompt;
+  for (int i = 0; i < 24; ++i) prompt.push_back((i * 7919 + 5) % model.config().n_vocab);
+  std::vector<std::vector<float>> out;
+  const auto keep = [&](std::span<const float> logits) { out.emplace_back(logits.begin(), logits.end()); };
+  keep(session.eval(prompt));
+  for (TokenId t : {11, 200, 7, 42, 300, 9}) keep(session.eval(std::span<const TokenId>(&t, 1)));
+  return out;
+}
+
+// A Q8_0 KV cache (--cache-type q8_0) stores each head's keys and values as 32-value
+// blocks: the logits stay within a small fraction of their range of the F32 cache's, and a
+// head dimension that is not a multiple of 32 is refused with the reason.
+TEST(Synth, Q8_0KvCacheTracksTheF32Cache) {
+  SynthSpec s = tiny(TensorType::Q8_0, 4);
+  s.n_embd = 128;
+  s.n_head = 4;
+  s.n_head_kv = 2;
+  s.head_dim = 32;
+  s.output_scale = 4.0f;
+  auto backend = make_cpu_backend(2);
+  auto model = Model::load(write(s, small_vocab(), "kv-q8"), *backend);
+  const auto ref = cache_logits(*model, TensorType::F32);
+  const auto q8 = cache_logits(*model, TensorType::Q8_0);
+  ASSERT_EQ(ref.size(), q8.size());
+  double worst = 0.0;
+  for (size_t step = 0; step < ref.size(); ++step) {
+    float range = 0.0f, diff = 0.0f;
+    for (size_t i = 0; i < ref[step].size(); ++i) {
+      range = std::max(range, std::fabs(ref[step][i]));
+      diff = std::max(diff, std::fabs(ref[step][i] - q8[step][i]));
+    }
+    ASSERT_GT(range, 0.0f);
+    worst = std::max(worst, static_cast<double>(diff / range));
+  }
+  std::printf("Q8_0 cache: largest logit difference %.2e of the logit range\n", worst);
+  EXPECT_LT(worst, 0.06);  // measured 1.5e-2; a misplaced head or block is off by the whole range
+  EXPECT_GT(worst, 0.0);  // the cache really is quantized
+
+  s.head_dim = 16;
+  auto narrow = Model::load(write(s, small_vocab(), "kv-q8-narrow"), *backend);
+  try {
+    cache_logits(*narrow, TensorType::Q8_0);
+    ADD_FAILURE() << "a head dimension of 16 was accepted for a Q8_0 cache";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("head dimension is 16"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Synth, RefusesWhatItCannotWrite) {

@@ -86,6 +86,37 @@ void axpy_f16_f32(float a, const uint16_t* x, float* y, int64_t n) {
   for (; i < n; ++i) y[i] += a * f16_scalar(x[i]);
 }
 
+// Eight int8 quants at p as floats.
+inline __m256 load_q8(const uint8_t* p) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p))));
+}
+inline float q8_scale(const uint8_t* block) {
+  uint16_t d;
+  std::memcpy(&d, block, 2);
+  return f16_scalar(d);
+}
+
+float dot_q8_0_f32(const uint8_t* a, const float* b, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t blk = 0; blk < n / 32; ++blk, a += 34, b += 32) {
+    __m256 s = _mm256_mul_ps(load_q8(a + 2), _mm256_loadu_ps(b));
+    s = _mm256_fmadd_ps(load_q8(a + 10), _mm256_loadu_ps(b + 8), s);
+    s = _mm256_fmadd_ps(load_q8(a + 18), _mm256_loadu_ps(b + 16), s);
+    s = _mm256_fmadd_ps(load_q8(a + 26), _mm256_loadu_ps(b + 24), s);
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(q8_scale(a)), s, acc);
+  }
+  return hsum(acc);
+}
+
+void axpy_q8_0_f32(float a, const uint8_t* x, float* y, int64_t n) {
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 34, y += 32) {
+    const __m256 ad = _mm256_set1_ps(a * q8_scale(x));
+    for (int i = 0; i < 4; ++i) {
+      _mm256_storeu_ps(y + 8 * i, _mm256_fmadd_ps(ad, load_q8(x + 2 + 8 * i), _mm256_loadu_ps(y + 8 * i)));
+    }
+  }
+}
+
 void scale_f32(float* y, float a, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
@@ -131,8 +162,9 @@ void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, flo
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
-  static const KernelTable table{"avx2",   dot_f32,   dot_f16_f32,  dot_bf16_f32, axpy_f32,     axpy_f16_f32,
-                                 scale_f32, dot4_f32, dot4_f16_f32, dot4_bf16_f32};
+  static const KernelTable table{"avx2",        dot_f32,       dot_f16_f32, dot_bf16_f32, axpy_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  dot4_f32,
+                                 dot4_f16_f32,  dot4_bf16_f32};
   return table;
 }
 

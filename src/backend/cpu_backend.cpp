@@ -128,7 +128,12 @@ class CpuBackend final : public Backend {
     }
     ensure_scratch(t.ne[0]);
     auto w = std::make_unique<CpuWeight>(t);
-    if (repack_ && can_repack(t.type) && t.n_rows() >= kRepackRows && t.n_rows() % kRepackRows == 0) repack(*w);
+    if (repack_ && can_repack(t.type) && t.n_rows() >= kRepackRows && t.n_rows() % kRepackRows == 0) {
+      repack(*w);
+    } else if (repack_ && t.n_rows() > 1 && (t.type == TensorType::F16 || t.type == TensorType::BF16 ||
+                                              t.type == TensorType::F32)) {
+      copy_to_anonymous(*w);
+    }
     return w;
   }
 
@@ -364,6 +369,22 @@ class CpuBackend final : public Backend {
       }
     });
     m.packed = dst;
+  }
+
+  // Float matrices keep their layout but move out of the file mapping into anonymous,
+  // huge-page-backed memory, as repacked ones do: decode streams every weight once per
+  // token, and from 4 KiB file pages the TLB misses cost a large part of the bandwidth.
+  void copy_to_anonymous(CpuWeight& w) {
+    WeightMatrix& m = w.matrix;
+    const size_t bytes = m.row_bytes * static_cast<size_t>(m.rows);
+    w.packed = aligned_array<uint8_t>(bytes, false);
+    uint8_t* dst = w.packed.get();
+    const uint8_t* src = m.data;
+    constexpr size_t kChunk = size_t{1} << 20;
+    pool_.parallel_for((bytes + kChunk - 1) / kChunk, 1, [&](size_t b, size_t e) {
+      std::memcpy(dst + b * kChunk, src + b * kChunk, std::min(bytes, e * kChunk) - b * kChunk);
+    });
+    m.data = dst;
   }
 
   // The input of a quantized matmul, quantized once per (tensor, version, format): q, k and

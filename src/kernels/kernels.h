@@ -28,6 +28,14 @@ struct KernelTable {
   void (*dot4_f32)(const float* a, const float* b, int64_t b_stride, int64_t n, float* out);
   void (*dot4_f16_f32)(const uint16_t* a, const float* b, int64_t b_stride, int64_t n, float* out);
   void (*dot4_bf16_f32)(const uint16_t* a, const float* b, int64_t b_stride, int64_t n, float* out);
+  // out[t * 4 + r] = sum_i a[r * a_stride + i] * b[t * b_stride + i] for r, t < 4: four
+  // weight rows against four activation rows, so each load feeds four multiply-adds
+  // (prefill of float weights; where registers are too few, four dot4 calls).
+  void (*dot4x4_f32)(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n, float* out);
+  void (*dot4x4_f16_f32)(const uint16_t* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n,
+                         float* out);
+  void (*dot4x4_bf16_f32)(const uint16_t* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n,
+                          float* out);
 };
 
 const KernelTable& scalar_kernels();

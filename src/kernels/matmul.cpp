@@ -10,18 +10,41 @@ namespace frugal {
 
 namespace {
 
-// One weight row against every token: four tokens per pass where the ISA has a dot4.
+// Rows [r0, r1) of a float weight matrix against every token. Rows go in blocks of
+// kRowBlock and, within a block, four tokens at a time meet every row of the block: the
+// four activation rows stay in L1 while the block's weight rows (a few KiB each) come from
+// L2, so each activation row is read from memory once per block of rows, not once per row.
 template <typename T>
-void row_times_tokens(const T* wr, const float* x, int64_t x_stride, int64_t n_tokens, float* y, int64_t y_stride,
-                      int64_t cols, float (*dot)(const T*, const float*, int64_t),
-                      void (*dot4)(const T*, const float*, int64_t, int64_t, float*)) {
-  int64_t t = 0;
-  for (; t + 4 <= n_tokens; t += 4) {
-    float out[4];
-    dot4(wr, x + t * x_stride, x_stride, cols, out);
-    for (int i = 0; i < 4; ++i) y[(t + i) * y_stride] = out[i];
+void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float* x, int64_t x_stride,
+                             int64_t n_tokens, float* y, int64_t y_stride, int64_t cols, int64_t r0, int64_t r1,
+                             float (*dot)(const T*, const float*, int64_t),
+                             void (*dot4)(const T*, const float*, int64_t, int64_t, float*),
+                             void (*dot4x4)(const T*, int64_t, const float*, int64_t, int64_t, float*)) {
+  constexpr int64_t kRowBlock = 16;
+  const auto row = [&](int64_t r) { return reinterpret_cast<const T*>(data + static_cast<size_t>(r) * row_bytes); };
+  const auto row_stride = static_cast<int64_t>(row_bytes / sizeof(T));
+  for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+    const int64_t re = std::min(r1, rb + kRowBlock);
+    int64_t t = 0;
+    for (; t + 4 <= n_tokens; t += 4) {
+      int64_t r = rb;
+      for (; row_stride > 0 && r + 4 <= re; r += 4) {
+        float out[16];
+        dot4x4(row(r), row_stride, x + t * x_stride, x_stride, cols, out);
+        for (int i = 0; i < 4; ++i) {
+          for (int j = 0; j < 4; ++j) y[(t + i) * y_stride + r + j] = out[i * 4 + j];
+        }
+      }
+      for (; r < re; ++r) {
+        float out[4];
+        dot4(row(r), x + t * x_stride, x_stride, cols, out);
+        for (int i = 0; i < 4; ++i) y[(t + i) * y_stride + r] = out[i];
+      }
+    }
+    for (; t < n_tokens; ++t) {
+      for (int64_t r = rb; r < re; ++r) y[t * y_stride + r] = dot(row(r), x + t * x_stride, cols);
+    }
   }
-  for (; t < n_tokens; ++t) y[t * y_stride] = dot(wr, x + t * x_stride, cols);
 }
 
 }  // namespace
@@ -29,27 +52,27 @@ void row_times_tokens(const T* wr, const float* x, int64_t x_stride, int64_t n_t
 void matmul_rows(const WeightMatrix& w, const float* x, int64_t x_stride, int64_t n_tokens, float* y,
                  int64_t y_stride, int64_t r0, int64_t r1, float* scratch) {
   const KernelTable& k = kernels();
-  for (int64_t r = r0; r < r1; ++r) {
-    const uint8_t* row = w.data + static_cast<size_t>(r) * w.row_bytes;
-    switch (w.type) {
-      case TensorType::F32:
-        row_times_tokens(reinterpret_cast<const float*>(row), x, x_stride, n_tokens, y + r, y_stride, w.cols,
-                         k.dot_f32, k.dot4_f32);
-        break;
-      case TensorType::F16:
-        row_times_tokens(reinterpret_cast<const uint16_t*>(row), x, x_stride, n_tokens, y + r, y_stride, w.cols,
-                         k.dot_f16_f32, k.dot4_f16_f32);
-        break;
-      case TensorType::BF16:
-        row_times_tokens(reinterpret_cast<const uint16_t*>(row), x, x_stride, n_tokens, y + r, y_stride, w.cols,
-                         k.dot_bf16_f32, k.dot4_bf16_f32);
-        break;
-      default:
-        row_to_float(w.type, row, scratch, w.cols);
-        row_times_tokens(static_cast<const float*>(scratch), x, x_stride, n_tokens, y + r, y_stride, w.cols,
-                         k.dot_f32, k.dot4_f32);
-        break;
-    }
+  switch (w.type) {
+    case TensorType::F32:
+      float_rows_times_tokens<float>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
+                                     k.dot_f32, k.dot4_f32, k.dot4x4_f32);
+      return;
+    case TensorType::F16:
+      float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
+                                        k.dot_f16_f32, k.dot4_f16_f32, k.dot4x4_f16_f32);
+      return;
+    case TensorType::BF16:
+      float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
+                                        k.dot_bf16_f32, k.dot4_bf16_f32, k.dot4x4_bf16_f32);
+      return;
+    default:
+      // Other types: each row dequantized once into the scratch row, then every token.
+      for (int64_t r = r0; r < r1; ++r) {
+        row_to_float(w.type, w.data + static_cast<size_t>(r) * w.row_bytes, scratch, w.cols);
+        float_rows_times_tokens<float>(reinterpret_cast<const uint8_t*>(scratch), 0, x, x_stride, n_tokens,
+                                       y, y_stride, w.cols, r, r + 1, k.dot_f32, k.dot4_f32, k.dot4x4_f32);
+      }
+      return;
   }
 }
 

@@ -67,6 +67,13 @@ void dot4(const T* a, const float* b, int64_t b_stride, int64_t n, float* out) {
   for (int t = 0; t < 4; ++t) out[t] = Dot(a, b + t * b_stride, n);
 }
 
+template <typename T, float (*Dot)(const T*, const float*, int64_t)>
+void dot4x4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  for (int r = 0; r < 4; ++r) {
+    for (int t = 0; t < 4; ++t) out[t * 4 + r] = Dot(a + r * as, b + t * bs, n);
+  }
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernels() {
@@ -75,7 +82,9 @@ const KernelTable& scalar_kernels() {
                                  axpy_f32,          axpy_f16_f32,
                                  dot_q8_0_f32,      axpy_q8_0_f32,
                                  scale_f32,         dot4<float, dot_f32>,
-                                 dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>};
+                                 dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>,
+                                 dot4x4<float, dot_f32>, dot4x4<uint16_t, dot_f16_f32>,
+                                 dot4x4<uint16_t, dot_bf16_f32>};
   return table;
 }
 

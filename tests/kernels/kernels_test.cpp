@@ -98,6 +98,40 @@ TEST(Kernels, SimdMatchesScalarReference) {
           expect_close_sum(got[t], want[t], m, n);
         }
       }
+      // Four weight rows (a and three more, strided apart) against the four activation rows.
+      const int64_t a_stride = n + 5;
+      std::vector<float> a4(static_cast<size_t>(4 * a_stride));
+      for (auto& v : a4) v = std::normal_distribution<float>(0.0f, 1.0f)(rng);
+      std::copy(a.begin(), a.end(), a4.begin());
+      std::vector<uint16_t> h4(a4.size()), bf4(a4.size());
+      for (size_t i = 0; i < a4.size(); ++i) {
+        h4[i] = fp32_to_fp16(a4[i]);
+        bf4[i] = fp32_to_bf16(a4[i]);
+      }
+      for (int kind = 0; kind < 3; ++kind) {
+        float got16[16], want16[16];
+        if (kind == 0) {
+          simd->dot4x4_f32(a4.data(), a_stride, b4.data(), stride, n, got16);
+          ref.dot4x4_f32(a4.data(), a_stride, b4.data(), stride, n, want16);
+        } else if (kind == 1) {
+          simd->dot4x4_f16_f32(h4.data(), a_stride, b4.data(), stride, n, got16);
+          ref.dot4x4_f16_f32(h4.data(), a_stride, b4.data(), stride, n, want16);
+        } else {
+          simd->dot4x4_bf16_f32(bf4.data(), a_stride, b4.data(), stride, n, got16);
+          ref.dot4x4_bf16_f32(bf4.data(), a_stride, b4.data(), stride, n, want16);
+        }
+        for (int t = 0; t < 4; ++t) {
+          for (int r = 0; r < 4; ++r) {
+            float m = 0.0f;
+            for (int64_t i = 0; i < n; ++i) {
+              m += std::fabs(a4[static_cast<size_t>(r * a_stride + i)] * b4[static_cast<size_t>(t * stride + i)]);
+            }
+            SCOPED_TRACE("dot4x4 kind " + std::to_string(kind) + " row " + std::to_string(r) + " token " +
+                         std::to_string(t));
+            expect_close_sum(got16[t * 4 + r], want16[t * 4 + r], m, n);
+          }
+        }
+      }
       std::vector<float> y1 = b, y2 = b;
       simd->axpy_f32(0.37f, a.data(), y1.data(), n);
       ref.axpy_f32(0.37f, a.data(), y2.data(), n);

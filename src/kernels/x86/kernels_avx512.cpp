@@ -14,24 +14,26 @@ const KernelTable& avx2_kernel_table();  // kernels_avx2.cpp
 namespace {
 
 // Scalar conversions for the tails, local to this file: base/half.h's inline functions
-// would be merged by the linker with copies compiled for other ISAs.
-inline float f16_scalar(uint16_t h) { return _cvtsh_ss(h); }
-inline float bf16_scalar(uint16_t h) {
+// would be merged by the linker with copies compiled for other ISAs. Loads and conversions
+// are function objects (lambdas), not functions: passed as a function pointer, a loader
+// became an indirect call per vector with the accumulators spilled to the stack.
+constexpr auto f16_scalar = [](uint16_t h) { return _cvtsh_ss(h); };
+constexpr auto bf16_scalar = [](uint16_t h) {
   const uint32_t bits = static_cast<uint32_t>(h) << 16;
   float f;
   std::memcpy(&f, &bits, 4);
   return f;
-}
+};
 
-inline __m512 load_f32(const float* p) { return _mm512_loadu_ps(p); }
-inline __m512 load_f16(const uint16_t* p) {
+constexpr auto load_f32 = [](const float* p) { return _mm512_loadu_ps(p); };
+constexpr auto load_f16 = [](const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-}
-inline __m512 load_bf16(const uint16_t* p) {
+};
+constexpr auto load_bf16 = [](const uint16_t* p) {
   const __m512i w = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
-}
-inline float widen(float v) { return v; }
+};
+constexpr auto widen = [](float v) { return v; };
 
 template <typename T, typename Load, typename Scalar>
 float dot_body(const T* a, const float* b, int64_t n, Load load, Scalar scalar) {
@@ -72,6 +74,31 @@ void dot4_body(const T* a, const float* b, int64_t bs, int64_t n, float* out, Lo
   }
 }
 
+// Four weight rows x four activation rows: 16 accumulators, each weight load (and
+// conversion) and each activation load feeds four FMAs.
+template <typename T, typename Load, typename Scalar>
+void dot4x4_body(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out, Load load,
+                 Scalar scalar) {
+  __m512 s[4][4];
+  for (auto& r : s) r[0] = r[1] = r[2] = r[3] = _mm512_setzero_ps();
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    __m512 w[4];
+    for (int r = 0; r < 4; ++r) w[r] = load(a + r * as + i);
+    for (int t = 0; t < 4; ++t) {
+      const __m512 x = _mm512_loadu_ps(b + t * bs + i);
+      for (int r = 0; r < 4; ++r) s[r][t] = _mm512_fmadd_ps(w[r], x, s[r][t]);
+    }
+  }
+  for (int r = 0; r < 4; ++r) {
+    for (int t = 0; t < 4; ++t) {
+      float sum = _mm512_reduce_add_ps(s[r][t]);
+      for (int64_t j = i; j < n; ++j) sum += scalar(a[r * as + j]) * b[t * bs + j];
+      out[t * 4 + r] = sum;
+    }
+  }
+}
+
 float dot_f32(const float* a, const float* b, int64_t n) { return dot_body(a, b, n, load_f32, widen); }
 float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) { return dot_body(a, b, n, load_f16, f16_scalar); }
 float dot_bf16_f32(const uint16_t* a, const float* b, int64_t n) { return dot_body(a, b, n, load_bf16, bf16_scalar); }
@@ -83,6 +110,16 @@ void dot4_f16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, floa
 }
 void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
   dot4_body(a, b, bs, n, out, load_bf16, bf16_scalar);
+}
+
+void dot4x4_f32(const float* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4x4_body(a, as, b, bs, n, out, load_f32, widen);
+}
+void dot4x4_f16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4x4_body(a, as, b, bs, n, out, load_f16, f16_scalar);
+}
+void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4x4_body(a, as, b, bs, n, out, load_bf16, bf16_scalar);
 }
 
 }  // namespace
@@ -97,6 +134,9 @@ const KernelTable& avx512_kernel_table() {
     t.dot4_f32 = dot4_f32;
     t.dot4_f16_f32 = dot4_f16_f32;
     t.dot4_bf16_f32 = dot4_bf16_f32;
+    t.dot4x4_f32 = dot4x4_f32;
+    t.dot4x4_f16_f32 = dot4x4_f16_f32;
+    t.dot4x4_bf16_f32 = dot4x4_bf16_f32;
     return t;
   }();
   return table;

@@ -25,6 +25,7 @@ struct RunOptions {
   int top_logprobs = 0;
   bool ignore_eos = false;
   bool no_bos = false;
+  bool mlock = false;
   std::vector<std::string> stop;
   int64_t seed = -1;
   SamplerConfig sampling;
@@ -47,6 +48,7 @@ void run(const RunOptions& o) {
   sc.n_batch = o.batch_size;
   sc.kv_type = kv_type;
   Session session(*model, sc);
+  if (o.mlock) lock_memory();
 
   const Tokenizer& tok = model->tokenizer();
   std::vector<TokenId> prompt = tok.encode(prompt_text, !o.no_bos, true);
@@ -136,6 +138,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--stop", o->stop, "stop string (repeatable)");
   cmd->add_flag("--ignore-eos", o->ignore_eos, "do not stop at end-of-generation tokens");
   cmd->add_flag("--no-bos", o->no_bos, "do not add the BOS token");
+  cmd->add_flag("--mlock", o->mlock, "lock the process's memory (weights, KV cache, the file mapping) in RAM");
   cmd->add_flag("--json", o->json, "print one JSON object (ids, text, timings) instead of streaming");
   cmd->add_option("--top-logprobs", o->top_logprobs, "with --json: the K most likely tokens at every step");
   cmd->callback([o] { run(*o); });

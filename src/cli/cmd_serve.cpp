@@ -19,6 +19,7 @@ void add_serve_command(CLI::App& app) {
     int timeout_s = 600;
     int read_timeout_s = 30;
     bool no_prefix_cache = false;
+    bool mlock = false;
   };
   auto o = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI-compatible HTTP API");
@@ -46,6 +47,7 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--alias", o->server.model_alias, "model id reported to clients (default: the file name)");
   cmd->add_option("--chat-template", o->server.chat_template, "built-in template name or a Jinja file (default: the model's)");
   cmd->add_flag("--no-prefix-cache", o->no_prefix_cache, "do not reuse KV blocks of shared prompt prefixes");
+  cmd->add_flag("--mlock", o->mlock, "lock the process's memory (weights, KV cache, the file mapping) in RAM");
   cmd->callback([o] {
     if (o->threads < 0) fail("--threads {} must be 0 (all cores) or more", o->threads);
     if (o->timeout_s < 1) fail("--timeout {} must be at least 1 second", o->timeout_s);
@@ -62,6 +64,7 @@ void add_serve_command(CLI::App& app) {
     auto model = Model::load(path, *backend, [](size_t done, size_t total) { progress_line("loading", done, total); });
     Scheduler scheduler(*model, o->sched);
     Server server(scheduler, path, o->server);
+    if (o->mlock) lock_memory();
     const Scheduler::Stats st = scheduler.stats();
     std::fprintf(stderr,
                  "frugal serve: %s (%s), %d parallel x %d context, KV pool %lld blocks, %s, %d threads\n"

@@ -19,6 +19,9 @@ std::string resolve_model_path(const std::string& flag);
 int default_threads();
 // Reads a whole file (for -f), with an error naming the file.
 std::string read_text_file(const std::string& path);
+// --mlock: locks every page the process has mapped (weights, KV cache) in RAM so the OS
+// never pages them out; says why on stderr and carries on when the limit forbids it.
+void lock_memory();
 // A one-line progress bar on stderr when it is a terminal (nothing otherwise).
 void progress_line(const std::string& what, size_t done, size_t total);
 

@@ -1,8 +1,11 @@
 // `frugal <command>`: a thin layer that parses flags and calls the library.
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -41,6 +44,15 @@ TensorType parse_cache_type(const std::string& name) {
     fail("--cache-type '{}' is not supported (expected f16, f32 or q8_0)", name);
   }
   return *t;
+}
+
+void lock_memory() {
+  if (::mlockall(MCL_CURRENT) != 0) {
+    std::fprintf(stderr,
+                 "warning: --mlock: the process's memory cannot be locked in RAM (%s); raise the limit "
+                 "(ulimit -l, or CAP_IPC_LOCK) or run without --mlock\n",
+                 std::strerror(errno));
+  }
 }
 
 void progress_line(const std::string& what, size_t done, size_t total) {

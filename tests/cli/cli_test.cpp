@@ -127,6 +127,12 @@ TEST(Cli, ErrorsAreClearAndExitNonZero) {
   r = frugal("run -m " + stories() + " -p hi --cache-type q8_0");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("head dimension is 8"), std::string::npos) << r.err;
+  // --mlock locks what is mapped, or warns why it cannot and still runs.
+  r = frugal("run -m " + stories() + " -p hi -n 2 --mlock");
+  EXPECT_EQ(r.status, 0) << r.err;
+  if (r.err.find("warning: --mlock") != std::string::npos) {
+    EXPECT_NE(r.err.find("ulimit -l"), std::string::npos) << r.err;
+  }
   r = frugal("run -m " + stories() + " -p hi --top-p 0");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.err.find("top_p"), std::string::npos) << r.err;

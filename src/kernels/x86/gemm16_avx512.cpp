@@ -117,23 +117,6 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
   store16<NT>(acc, out, stride);
 }
 template <int NT>
-void q4_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  legacy_t<NT, false, false>(g0, g1, a, n, out, stride);
-}
-template <int NT>
-void q4_1_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  legacy_t<NT, false, true>(g0, g1, a, n, out, stride);
-}
-template <int NT>
-void q5_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  legacy_t<NT, true, false>(g0, g1, a, n, out, stride);
-}
-template <int NT>
-void q5_1_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  legacy_t<NT, true, true>(g0, g1, a, n, out, stride);
-}
-
-template <int NT>
 void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NT];
@@ -213,15 +196,6 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
   store16<NT>(acc, out, stride);
 }
 
-template <int NT>
-void q4_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  q45_k_t<NT, false>(g0, g1, a, n, out, stride);
-}
-template <int NT>
-void q5_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  q45_k_t<NT, true>(g0, g1, a, n, out, stride);
-}
-
 // Q2_K and Q3_K: 2-bit planes (Q3_K: plus a third bit) in 16 sub-blocks of 16 elements,
 // each with its own scale; Q2_K's minimum, Q3_K's -4 zero point through the 16-sums of
 // the activations. Integer results as in gemv8_k_avx2.cpp, float operations in its order.
@@ -291,15 +265,6 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
   store16<NT>(acc, out, stride);
 }
 template <int NT>
-void q2_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  q23_k_t<NT, false>(g0, g1, a, n, out, stride);
-}
-template <int NT>
-void q3_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
-  q23_k_t<NT, true>(g0, g1, a, n, out, stride);
-}
-
-template <int NT>
 void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i three = _mm512_set1_epi8(3);
@@ -351,69 +316,49 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   store16<NT>(acc, out, stride);
 }
 
-// Runtime token count (1..kMaxGemm16Tokens) to the template instantiation.
-#define FRUGAL_GEMM16_DISPATCH(kernel)                                             \
-  switch (nt) {                                                                    \
-    case 1: kernel<1>(g0, g1, a, n, out, stride); break;                           \
-    case 2: kernel<2>(g0, g1, a, n, out, stride); break;                           \
-    case 3: kernel<3>(g0, g1, a, n, out, stride); break;                           \
-    case 4: kernel<4>(g0, g1, a, n, out, stride); break;                           \
-    case 5: kernel<5>(g0, g1, a, n, out, stride); break;                           \
-    case 6: kernel<6>(g0, g1, a, n, out, stride); break;                           \
-    case 7: kernel<7>(g0, g1, a, n, out, stride); break;                           \
-    default: kernel<8>(g0, g1, a, n, out, stride); break;                          \
+// Runtime token count (1..kMaxGemm16Tokens) to the template instantiation; the kernel's
+// other template arguments (variant flags) follow the token count.
+#define FRUGAL_GEMM16_DISPATCH(kernel, ...)                                                    \
+  switch (nt) {                                                                                \
+    case 1: kernel<1 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    case 2: kernel<2 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    case 3: kernel<3 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    case 4: kernel<4 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    case 5: kernel<5 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    case 6: kernel<6 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    case 7: kernel<7 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;            \
+    default: kernel<8 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;           \
+  }
+// A Gemm16Fn over all 1..kMaxGemm16Tokens tokens in one pass.
+#define FRUGAL_GEMM16(kernel, ...)                                                                   \
+  [](const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
+    FRUGAL_GEMM16_DISPATCH(kernel, __VA_ARGS__)                                                      \
+  }
+// The K-quant kernels keep two more accumulators per token per sub-block: four tokens per
+// pass fill the 32 registers, so more tokens take two passes.
+#define FRUGAL_GEMM16_K(kernel, ...)                                                                 \
+  [](const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
+    for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) {                                             \
+      kernel<4 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride);                               \
+    }                                                                                                \
+    FRUGAL_GEMM16_DISPATCH(kernel, __VA_ARGS__)                                                      \
   }
 
 }  // namespace
 
-static_assert(kMaxGemm16Tokens == 8, "the dispatch below instantiates 1..8 tokens");
+static_assert(kMaxGemm16Tokens == 8, "the dispatch above instantiates 1..8 tokens");
 
-void gemm16_q4_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  FRUGAL_GEMM16_DISPATCH(q4_0_t)
-}
-void gemm16_q4_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  FRUGAL_GEMM16_DISPATCH(q4_1_t)
-}
-void gemm16_q5_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  FRUGAL_GEMM16_DISPATCH(q5_0_t)
-}
-void gemm16_q5_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  FRUGAL_GEMM16_DISPATCH(q5_1_t)
-}
-void gemm16_q8_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  FRUGAL_GEMM16_DISPATCH(q8_0_t)
-}
-// The K-quant kernels keep two more accumulators per token per sub-block: four tokens per
-// pass fill the 32 registers, so more tokens take two passes.
-void gemm16_q4_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q4_k_t<4>(g0, g1, a, n, out, stride);
-  FRUGAL_GEMM16_DISPATCH(q4_k_t)
-}
-void gemm16_q2_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q2_k_t<4>(g0, g1, a, n, out, stride);
-  FRUGAL_GEMM16_DISPATCH(q2_k_t)
-}
-void gemm16_q3_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q3_k_t<4>(g0, g1, a, n, out, stride);
-  FRUGAL_GEMM16_DISPATCH(q3_k_t)
-}
-void gemm16_q5_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q5_k_t<4>(g0, g1, a, n, out, stride);
-  FRUGAL_GEMM16_DISPATCH(q5_k_t)
-}
-void gemm16_q6_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride) {
-  for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) q6_k_t<4>(g0, g1, a, n, out, stride);
-  FRUGAL_GEMM16_DISPATCH(q6_k_t)
+void set_gemm16_avx512(QDotTable& t) {
+  t.gemm16_q4_0 = FRUGAL_GEMM16(legacy_t, false, false);
+  t.gemm16_q4_1 = FRUGAL_GEMM16(legacy_t, false, true);
+  t.gemm16_q5_0 = FRUGAL_GEMM16(legacy_t, true, false);
+  t.gemm16_q5_1 = FRUGAL_GEMM16(legacy_t, true, true);
+  t.gemm16_q8_0 = FRUGAL_GEMM16(q8_0_t);
+  t.gemm16_q2_k = FRUGAL_GEMM16_K(q23_k_t, false);
+  t.gemm16_q3_k = FRUGAL_GEMM16_K(q23_k_t, true);
+  t.gemm16_q4_k = FRUGAL_GEMM16_K(q45_k_t, false);
+  t.gemm16_q5_k = FRUGAL_GEMM16_K(q45_k_t, true);
+  t.gemm16_q6_k = FRUGAL_GEMM16_K(q6_k_t);
 }
 
 }  // namespace frugal

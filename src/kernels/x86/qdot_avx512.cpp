@@ -13,26 +13,8 @@ void gemm8_q4_0_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, flo
 void gemm8_q8_0_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
 void gemm8_q4_k_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
 void gemm8_q6_k_avx512(const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride);
-void gemm16_q4_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q4_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q5_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q5_1_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q8_0_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q4_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q2_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q3_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q5_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
-void gemm16_q6_k_avx512(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out,
-                        int64_t stride);
+// Sets every gemm16_* entry (gemm16_avx512.cpp).
+void set_gemm16_avx512(QDotTable& t);
 void gemv8_q4_0_avx512(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q8_0_avx512(const uint8_t* g, const ActRow& a, int64_t n, float* out);
 void gemv8_q4_k_avx512(const uint8_t* g, const ActRow& a, int64_t n, float* out);
@@ -50,16 +32,7 @@ const QDotTable& avx512_qdot_table() {
     t.gemm8_q8_0 = gemm8_q8_0_avx512;
     t.gemm8_q4_k = gemm8_q4_k_avx512;
     t.gemm8_q6_k = gemm8_q6_k_avx512;
-    t.gemm16_q4_0 = gemm16_q4_0_avx512;
-    t.gemm16_q4_1 = gemm16_q4_1_avx512;
-    t.gemm16_q5_0 = gemm16_q5_0_avx512;
-    t.gemm16_q5_1 = gemm16_q5_1_avx512;
-    t.gemm16_q8_0 = gemm16_q8_0_avx512;
-    t.gemm16_q2_k = gemm16_q2_k_avx512;
-    t.gemm16_q3_k = gemm16_q3_k_avx512;
-    t.gemm16_q4_k = gemm16_q4_k_avx512;
-    t.gemm16_q5_k = gemm16_q5_k_avx512;
-    t.gemm16_q6_k = gemm16_q6_k_avx512;
+    set_gemm16_avx512(t);
     return t;
   }();
   return table;

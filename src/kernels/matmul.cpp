@@ -22,6 +22,7 @@ void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float*
                              void (*dot4x4)(const T*, int64_t, const float*, int64_t, int64_t, float*)) {
   constexpr int64_t kRowBlock = 16;
   const auto row = [&](int64_t r) { return reinterpret_cast<const T*>(data + static_cast<size_t>(r) * row_bytes); };
+  // row_bytes 0: one dequantized row in scratch stands for the row range (no 4-row tiles).
   const auto row_stride = static_cast<int64_t>(row_bytes / sizeof(T));
   for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
     const int64_t re = std::min(r1, rb + kRowBlock);

@@ -1,5 +1,10 @@
 #include "kernels/cpu_features.h"
 
+#if defined(__aarch64__)
+#include <asm/hwcap.h>
+#include <sys/auxv.h>
+#endif
+
 namespace frugal {
 
 namespace {
@@ -21,10 +26,10 @@ CpuFeatures detect() {
   __asm__("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
   f.f16c = (ecx >> 29) & 1u;
 #elif defined(__aarch64__)
-  f.neon = true;
-#if defined(__ARM_FEATURE_DOTPROD)
-  f.dotprod = true;
-#endif
+  // The kernel reports what the CPU has in the auxiliary vector (Linux).
+  const unsigned long hwcap = getauxval(AT_HWCAP);
+  f.neon = (hwcap & HWCAP_ASIMD) != 0;
+  f.dotprod = (hwcap & HWCAP_ASIMDDP) != 0;
 #endif
   return f;
 }

@@ -1,4 +1,5 @@
-// What the CPU we run on can do, read once with cpuid (x86) or assumed (aarch64 NEON).
+// What the CPU we run on can do, read once with cpuid (x86) or the kernel's hardware
+// capability bits (AArch64 Linux).
 #pragma once
 
 #include <string>

@@ -10,6 +10,9 @@ namespace frugal {
 const KernelTable& avx2_kernel_table();    // kernels/x86/kernels_avx2.cpp
 const KernelTable& avx512_kernel_table();  // kernels/x86/kernels_avx512.cpp
 #endif
+#if defined(__aarch64__)
+const KernelTable& neon_kernel_table();  // kernels/arm/kernels_neon.cpp
+#endif
 
 const KernelTable* avx2_kernels() {
 #if defined(__x86_64__)
@@ -26,6 +29,13 @@ const KernelTable* avx512_kernels() {
   return nullptr;
 }
 
+const KernelTable* neon_kernels() {
+#if defined(__aarch64__)
+  if (cpu_features().neon) return &neon_kernel_table();
+#endif
+  return nullptr;
+}
+
 const KernelTable& kernels() {
   static const KernelTable* chosen = [] {
     const char* force = std::getenv("FRUGAL_ISA");
@@ -33,6 +43,7 @@ const KernelTable& kernels() {
     const bool cap_avx2 = force != nullptr && std::strcmp(force, "avx2") == 0;
     if (const KernelTable* t = avx512_kernels(); t != nullptr && !cap_avx2) return t;
     if (const KernelTable* t = avx2_kernels()) return t;
+    if (const KernelTable* t = neon_kernels()) return t;
     return &scalar_kernels();
   }();
   return *chosen;

@@ -43,6 +43,8 @@ const KernelTable& scalar_kernels();
 const KernelTable* avx2_kernels();
 // nullptr when the build or the CPU lacks AVX-512 F (with AVX2, FMA, F16C).
 const KernelTable* avx512_kernels();
+// nullptr when the build is not for AArch64 or the CPU lacks Advanced SIMD.
+const KernelTable* neon_kernels();
 // The best table for this CPU. FRUGAL_ISA=scalar or FRUGAL_ISA=avx2 in the environment caps
 // the choice (the reference, or AVX2 on an AVX-512 machine).
 const KernelTable& kernels();

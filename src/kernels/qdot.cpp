@@ -119,6 +119,9 @@ Gemm16Fn QDotTable::gemm16(TensorType t) const {
 const QDotTable& avx2_qdot_table();    // kernels/x86/qdot_avx2.cpp
 const QDotTable& avx512_qdot_table();  // kernels/x86/qdot_avx512.cpp
 #endif
+#if defined(__aarch64__)
+const QDotTable& dotprod_qdot_table();  // kernels/arm/qdot_dotprod.cpp
+#endif
 
 const QDotTable* avx2_qdot() {
 #if defined(__x86_64__)
@@ -136,10 +139,18 @@ const QDotTable* avx512_qdot() {
   return nullptr;
 }
 
+const QDotTable* dotprod_qdot() {
+#if defined(__aarch64__)
+  if (cpu_features().dotprod) return &dotprod_qdot_table();
+#endif
+  return nullptr;
+}
+
 std::vector<const QDotTable*> available_qdot_tables() {
   std::vector<const QDotTable*> tables = {&scalar_qdot()};
   if (const QDotTable* t = avx2_qdot()) tables.push_back(t);
   if (const QDotTable* t = avx512_qdot()) tables.push_back(t);
+  if (const QDotTable* t = dotprod_qdot()) tables.push_back(t);
   return tables;
 }
 
@@ -150,6 +161,7 @@ const QDotTable& qdot() {
     const bool cap_avx2 = force != nullptr && std::strcmp(force, "avx2") == 0;
     if (const QDotTable* t = avx512_qdot(); t != nullptr && !cap_avx2) return t;
     if (const QDotTable* t = avx2_qdot()) return t;
+    if (const QDotTable* t = dotprod_qdot()) return t;
     return &scalar_qdot();
   }();
   return *chosen;

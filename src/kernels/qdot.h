@@ -79,6 +79,8 @@ const QDotTable& scalar_qdot();
 const QDotTable* avx2_qdot();
 // nullptr when the CPU or the build lacks AVX-512 F/BW/VL with VNNI (and AVX2).
 const QDotTable* avx512_qdot();
+// nullptr when the build is not for AArch64 or the CPU lacks the dot-product extension.
+const QDotTable* dotprod_qdot();
 // Every table this CPU can run, the scalar reference first (what the tests compare).
 std::vector<const QDotTable*> available_qdot_tables();
 // The best table for this CPU. FRUGAL_ISA=scalar or FRUGAL_ISA=avx2 caps the choice (to

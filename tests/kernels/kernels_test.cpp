@@ -38,6 +38,7 @@ std::vector<const KernelTable*> simd_tables() {
   std::vector<const KernelTable*> t;
   if (const KernelTable* avx2 = avx2_kernels()) t.push_back(avx2);
   if (const KernelTable* avx512 = avx512_kernels()) t.push_back(avx512);
+  if (const KernelTable* neon = neon_kernels()) t.push_back(neon);
   return t;
 }
 
@@ -47,6 +48,8 @@ TEST(Kernels, DispatchPicksAvailableIsa) {
     EXPECT_STREQ(k.isa, "avx512");
   } else if (avx2_kernels() != nullptr) {
     EXPECT_STREQ(k.isa, "avx2");
+  } else if (neon_kernels() != nullptr) {
+    EXPECT_STREQ(k.isa, "neon");
   } else {
     EXPECT_STREQ(k.isa, "scalar");
   }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -67,6 +68,20 @@ TEST(QDot, ScalarReferenceEqualsDequantizedProduct) {
       EXPECT_NEAR(got, want, 1e-5 * mag + 1e-7) << "n=" << n;
     }
   }
+}
+
+// The table used at run time is the last (most capable) one this CPU can run: AVX-512
+// VNNI over AVX2 on x86, the dot-product extension on AArch64.
+TEST(QDot, DispatchPicksTheMostCapableTable) {
+  const std::vector<const QDotTable*> tables = available_qdot_tables();
+  ASSERT_FALSE(tables.empty());
+  EXPECT_STREQ(tables.front()->isa, "scalar");
+  if (std::getenv("FRUGAL_ISA") == nullptr) {
+    EXPECT_STREQ(qdot().isa, tables.back()->isa);
+  }
+#if defined(__aarch64__)
+  EXPECT_STREQ(tables.back()->isa, "neon-dotprod");
+#endif
 }
 
 TEST(QDot, ActivationQuantizationIsExactInt8) {

@@ -1,0 +1,181 @@
+// NEON (AArch64 Advanced SIMD) versions of the kernel table. NEON, with its fp16 <-> fp32
+// conversions, is part of every AArch64 CPU, so this file needs no extra target flags;
+// dispatch still checks the hardware capability before using it.
+#include <arm_neon.h>
+
+#include <cstring>
+
+#include "kernels/kernels.h"
+
+namespace frugal {
+
+namespace {
+
+// Conversions local to this file: base/half.h's inline functions would be merged by the
+// linker with copies compiled for other targets.
+inline float f16_scalar(uint16_t h) { return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0); }
+inline float bf16_scalar(uint16_t h) {
+  const uint32_t bits = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+inline float32x4_t load_f32(const float* p) { return vld1q_f32(p); }
+inline float32x4_t load_f16(const uint16_t* p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
+inline float32x4_t load_bf16(const uint16_t* p) { return vreinterpretq_f32_u32(vshll_n_u16(vld1_u16(p), 16)); }
+inline float identity(float v) { return v; }
+
+// sum a[i] * b[i]: four accumulators of 4 lanes hide the multiply-add latency; the last
+// n % 4 elements are added one by one.
+template <typename T, typename Load, typename Scalar>
+float dot_impl(const T* a, const float* b, int64_t n, Load load, Scalar scalar) {
+  float32x4_t s0 = vdupq_n_f32(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = vfmaq_f32(s0, load(a + i), vld1q_f32(b + i));
+    s1 = vfmaq_f32(s1, load(a + i + 4), vld1q_f32(b + i + 4));
+    s2 = vfmaq_f32(s2, load(a + i + 8), vld1q_f32(b + i + 8));
+    s3 = vfmaq_f32(s3, load(a + i + 12), vld1q_f32(b + i + 12));
+  }
+  for (; i + 4 <= n; i += 4) s0 = vfmaq_f32(s0, load(a + i), vld1q_f32(b + i));
+  float sum = vaddvq_f32(vaddq_f32(vaddq_f32(s0, s1), vaddq_f32(s2, s3)));
+  for (; i < n; ++i) sum += scalar(a[i]) * b[i];
+  return sum;
+}
+
+float dot_f32(const float* a, const float* b, int64_t n) { return dot_impl(a, b, n, load_f32, identity); }
+float dot_f16_f32(const uint16_t* a, const float* b, int64_t n) { return dot_impl(a, b, n, load_f16, f16_scalar); }
+float dot_bf16_f32(const uint16_t* a, const float* b, int64_t n) { return dot_impl(a, b, n, load_bf16, bf16_scalar); }
+
+template <typename T, typename Load, typename Scalar>
+void axpy_impl(float a, const T* x, float* y, int64_t n, Load load, Scalar scalar) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), load(x + i), a));
+  for (; i < n; ++i) y[i] += a * scalar(x[i]);
+}
+
+void axpy_f32(float a, const float* x, float* y, int64_t n) { axpy_impl(a, x, y, n, load_f32, identity); }
+void axpy_f16_f32(float a, const uint16_t* x, float* y, int64_t n) { axpy_impl(a, x, y, n, load_f16, f16_scalar); }
+
+// The 32 int8 quants of a Q8_0 block as 8 float vectors.
+inline void q8_block_floats(const uint8_t* blk, float32x4_t* f) {
+  for (int h = 0; h < 2; ++h) {
+    const int8x16_t q = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 2 + 16 * h));
+    const int16x8_t lo = vmovl_s8(vget_low_s8(q)), hi = vmovl_s8(vget_high_s8(q));
+    f[4 * h + 0] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(lo)));
+    f[4 * h + 1] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(lo)));
+    f[4 * h + 2] = vcvtq_f32_s32(vmovl_s16(vget_low_s16(hi)));
+    f[4 * h + 3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(hi)));
+  }
+}
+
+inline float block_scale(const uint8_t* blk) {
+  uint16_t d;
+  std::memcpy(&d, blk, 2);
+  return f16_scalar(d);
+}
+
+float dot_q8_0_f32(const uint8_t* a, const float* b, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t blk = 0; blk < n / 32; ++blk, a += 34, b += 32) {
+    float32x4_t q[8];
+    q8_block_floats(a, q);
+    float32x4_t s = vmulq_f32(q[0], vld1q_f32(b));
+    for (int k = 1; k < 8; ++k) s = vfmaq_f32(s, q[k], vld1q_f32(b + 4 * k));
+    sum += block_scale(a) * vaddvq_f32(s);
+  }
+  return sum;
+}
+
+void axpy_q8_0_f32(float a, const uint8_t* x, float* y, int64_t n) {
+  for (int64_t blk = 0; blk < n / 32; ++blk, x += 34, y += 32) {
+    float32x4_t q[8];
+    q8_block_floats(x, q);
+    const float ad = a * block_scale(x);
+    for (int k = 0; k < 8; ++k) vst1q_f32(y + 4 * k, vfmaq_n_f32(vld1q_f32(y + 4 * k), q[k], ad));
+  }
+}
+
+void scale_f32(float* y, float a, int64_t n) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vmulq_n_f32(vld1q_f32(y + i), a));
+  for (; i < n; ++i) y[i] *= a;
+}
+
+// One weight row against four activation rows: each weight vector is loaded and converted
+// once and feeds four multiply-adds.
+template <typename T, typename Load, typename Scalar>
+void dot4_impl(const T* a, const float* b, int64_t bs, int64_t n, float* out, Load load, Scalar scalar) {
+  float32x4_t s[4][2];
+  for (auto& st : s) st[0] = st[1] = vdupq_n_f32(0.0f);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const float32x4_t w0 = load(a + i), w1 = load(a + i + 4);
+    for (int t = 0; t < 4; ++t) {
+      s[t][0] = vfmaq_f32(s[t][0], w0, vld1q_f32(b + t * bs + i));
+      s[t][1] = vfmaq_f32(s[t][1], w1, vld1q_f32(b + t * bs + i + 4));
+    }
+  }
+  for (int t = 0; t < 4; ++t) {
+    float sum = vaddvq_f32(vaddq_f32(s[t][0], s[t][1]));
+    for (int64_t k = i; k < n; ++k) sum += scalar(a[k]) * b[t * bs + k];
+    out[t] = sum;
+  }
+}
+
+void dot4_f32(const float* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_impl(a, b, bs, n, out, load_f32, identity);
+}
+void dot4_f16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_impl(a, b, bs, n, out, load_f16, f16_scalar);
+}
+void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4_impl(a, b, bs, n, out, load_bf16, bf16_scalar);
+}
+
+// Four weight rows against four activation rows: 16 accumulators, 4 weight vectors and one
+// activation vector at a time fit AArch64's 32 vector registers.
+template <typename T, typename Load, typename Scalar>
+void dot4x4_impl(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out, Load load, Scalar scalar) {
+  float32x4_t s[4][4];
+  for (auto& row : s) {
+    for (auto& v : row) v = vdupq_n_f32(0.0f);
+  }
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t w[4] = {load(a + i), load(a + as + i), load(a + 2 * as + i), load(a + 3 * as + i)};
+    for (int t = 0; t < 4; ++t) {
+      const float32x4_t x = vld1q_f32(b + t * bs + i);
+      for (int r = 0; r < 4; ++r) s[t][r] = vfmaq_f32(s[t][r], w[r], x);
+    }
+  }
+  for (int t = 0; t < 4; ++t) {
+    for (int r = 0; r < 4; ++r) {
+      float sum = vaddvq_f32(s[t][r]);
+      for (int64_t k = i; k < n; ++k) sum += scalar(a[r * as + k]) * b[t * bs + k];
+      out[t * 4 + r] = sum;
+    }
+  }
+}
+
+void dot4x4_f32(const float* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4x4_impl(a, as, b, bs, n, out, load_f32, identity);
+}
+void dot4x4_f16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4x4_impl(a, as, b, bs, n, out, load_f16, f16_scalar);
+}
+void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot4x4_impl(a, as, b, bs, n, out, load_bf16, bf16_scalar);
+}
+
+}  // namespace
+
+const KernelTable& neon_kernel_table() {
+  static const KernelTable table{"neon",        dot_f32,       dot_f16_f32,   dot_bf16_f32, axpy_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    dot4_f32,
+                                 dot4_f16_f32,  dot4_bf16_f32, dot4x4_f32,    dot4x4_f16_f32, dot4x4_bf16_f32};
+  return table;
+}
+
+}  // namespace frugal

@@ -2,10 +2,12 @@
 // aligned host buffers, every op is split across the backend's thread pool by rows.
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "backend/backend.h"
@@ -270,6 +272,14 @@ class CpuBackend final : public Backend {
     }
   }
 
+  // Attention in tiles: a work item is a run of consecutive batch rows of one sequence
+  // (up to kAttentionQueries queries) with the query heads that share one KV head, and it
+  // walks that sequence's keys one KV block at a time. Per block: scores of every query
+  // against every key of the block in 4 x 4 register tiles (each key row is read once for
+  // all the item's queries), the online-softmax update (running maximum and sum, the
+  // accumulators rescaled when the maximum rises, exponentials in SIMD), then probabilities
+  // times values with 4 queries' accumulators held in registers. No score matrix beyond one
+  // block is ever materialised; a query only sees keys up to its own position.
   void attention(const Tensor& q, const KvStorage& storage, int layer, const BatchLayout& layout,
                  const AttentionConfig& cfg, Tensor& out) override {
     const auto& kv = static_cast<const CpuKvStorage&>(storage);
@@ -279,61 +289,33 @@ class CpuBackend final : public Backend {
     ++o.version;
     const int group = cfg.n_head / cfg.n_head_kv;
     const int hd = cfg.head_dim;
-    const KernelTable& k = kernels();
-    const TensorType type = kv.type();
-    const size_t n_items = static_cast<size_t>(qt.rows()) * static_cast<size_t>(cfg.n_head);
-    const int64_t keys = layout.positions[static_cast<size_t>(qt.rows() - 1)] + 1;
-    const size_t n_chunks = std::min(n_items, static_cast<size_t>(4 * pool_.size()));
-    parallel(static_cast<int64_t>(n_items) * keys * hd, n_chunks, [&](size_t chunk, int thread) {
-      float* acc = scratch_[static_cast<size_t>(thread)].get();
-      for (size_t item = chunk; item < n_items; item += n_chunks) {
-        const auto row = static_cast<int64_t>(item / static_cast<size_t>(cfg.n_head));
-        const int h = static_cast<int>(item % static_cast<size_t>(cfg.n_head));
-        const int kvh = h / group;
-        // This head's slice of a K/V row (whole Q8_0 blocks: the cache checks head_dim % 32).
-        const size_t head_bytes = row_bytes(type, static_cast<int64_t>(kvh) * hd);
-        const float* qv = qt.row(row) + static_cast<int64_t>(h) * hd;
-        const auto s = static_cast<size_t>(layout.seq[static_cast<size_t>(row)]);
-        const std::span<const int32_t> blocks = layout.block_tables[s];
-        const int32_t n_keys = layout.positions[static_cast<size_t>(row)] + 1;
-        // Online softmax: one pass over the keys, rescaling the running sum when a new
-        // maximum appears, so no score row is ever materialised.
-        float max_score = -std::numeric_limits<float>::infinity();
-        float denom = 0.0f;
-        std::fill(acc, acc + hd, 0.0f);
-        for (int32_t p = 0; p < n_keys; ++p) {
-          const int64_t cell = static_cast<int64_t>(blocks[static_cast<size_t>(p / layout.block_size)]) *
-                                   layout.block_size + p % layout.block_size;
-          const uint8_t* key = kv.k_row(layer, cell) + head_bytes;
-          float score;
-          if (type == TensorType::F16) {
-            score = k.dot_f16_f32(reinterpret_cast<const uint16_t*>(key), qv, hd);
-          } else if (type == TensorType::Q8_0) {
-            score = k.dot_q8_0_f32(key, qv, hd);
-          } else {
-            score = k.dot_f32(reinterpret_cast<const float*>(key), qv, hd);
-          }
-          score *= cfg.scale;
-          if (score > max_score) {
-            const float correction = std::exp(max_score - score);
-            k.scale_f32(acc, correction, hd);
-            denom *= correction;
-            max_score = score;
-          }
-          const float weight = std::exp(score - max_score);
-          denom += weight;
-          const uint8_t* value = kv.v_row(layer, cell) + head_bytes;
-          if (type == TensorType::F16) {
-            k.axpy_f16_f32(weight, reinterpret_cast<const uint16_t*>(value), acc, hd);
-          } else if (type == TensorType::Q8_0) {
-            k.axpy_q8_0_f32(weight, value, acc, hd);
-          } else {
-            k.axpy_f32(weight, reinterpret_cast<const float*>(value), acc, hd);
-          }
+    const int bs = layout.block_size;
+    const int max_rows = std::max(1, kAttentionQueries / group);
+    // Runs of consecutive rows of one sequence (begin row, row count).
+    attention_runs_.clear();
+    int64_t total_keys = 0;
+    for (int64_t r = 0; r < qt.rows(); ++r) {
+      const auto ur = static_cast<size_t>(r);
+      total_keys += layout.positions[ur] + 1;
+      if (!attention_runs_.empty()) {
+        auto& last = attention_runs_.back();
+        if (last.second < max_rows && layout.seq[static_cast<size_t>(last.first)] == layout.seq[ur]) {
+          ++last.second;
+          continue;
         }
-        float* dst = o.row(row) + static_cast<int64_t>(h) * hd;
-        const float inv = 1.0f / denom;
-        for (int i = 0; i < hd; ++i) dst[i] = acc[i] * inv;
+      }
+      attention_runs_.emplace_back(r, 1);
+    }
+    const int n_queries = round_up4(max_rows * group);
+    ensure_attention_scratch(n_queries, hd, bs);
+    const size_t n_items = attention_runs_.size() * static_cast<size_t>(cfg.n_head_kv);
+    const size_t n_chunks = std::min(n_items, static_cast<size_t>(4 * pool_.size()));
+    parallel(total_keys * cfg.n_head * hd, static_cast<int64_t>(n_chunks), [&](size_t chunk, int thread) {
+      for (size_t item = chunk; item < n_items; item += n_chunks) {
+        const auto& run = attention_runs_[item / static_cast<size_t>(cfg.n_head_kv)];
+        const int kvh = static_cast<int>(item % static_cast<size_t>(cfg.n_head_kv));
+        attention_item(kv, layer, layout, cfg, qt, run.first, static_cast<int>(run.second), kvh, n_queries,
+                       attention_scratch_[static_cast<size_t>(thread)], o);
       }
     });
   }
@@ -354,6 +336,193 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  static constexpr int kAttentionQueries = 32;  // queries per attention work item (x head_dim floats)
+  static int round_up4(int n) { return (n + 3) / 4 * 4; }
+
+  // One attention work item: rows [row0, row0 + n_rows) of one sequence, the query heads
+  // of KV head kvh. `scratch` holds ensure_attention_scratch's layout for nq queries.
+  struct AttentionScratch {
+    std::unique_ptr<float[], FreeDeleter> floats;
+    std::vector<int32_t> limit;  // keys visible to each query
+  };
+
+  void attention_item(const CpuKvStorage& kv, int layer, const BatchLayout& layout, const AttentionConfig& cfg,
+                      const CpuTensor& qt, int64_t row0, int n_rows, int kvh, int nq_max, AttentionScratch& scratch,
+                      CpuTensor& o) const {
+    const KernelTable& k = kernels();
+    const TensorType type = kv.type();
+    const int group = cfg.n_head / cfg.n_head_kv;
+    const int hd = cfg.head_dim;
+    const int bs = layout.block_size;
+    const int nq = n_rows * group;
+    const bool single = nq == 1;
+    const int nq4 = single ? 1 : round_up4(nq);
+    float* qb = scratch.floats.get();                             // nq_max x hd queries
+    float* acc = qb + static_cast<size_t>(nq_max) * hd;           // nq_max x hd outputs
+    float* sc = acc + static_cast<size_t>(nq_max) * hd;           // nq_max x bs scores
+    float* kf = sc + static_cast<size_t>(nq_max) * bs;            // bs x hd keys as f32 (Q8_0)
+    float* vf = kf + static_cast<size_t>(bs) * hd;                // bs x hd values as f32
+    float* mx = vf + static_cast<size_t>(bs) * hd;                // nq_max running maxima
+    float* sum = mx + nq_max;                                     // nq_max running sums
+    int32_t* limit = scratch.limit.data();
+    int32_t max_keys = 0;
+    for (int qi = 0; qi < nq4; ++qi) {
+      float* dst = qb + static_cast<size_t>(qi) * hd;
+      if (qi < nq) {
+        const int64_t row = row0 + qi / group;
+        const int h = kvh * group + qi % group;
+        std::memcpy(dst, qt.row(row) + static_cast<int64_t>(h) * hd, static_cast<size_t>(hd) * 4);
+        limit[qi] = layout.positions[static_cast<size_t>(row)] + 1;
+        max_keys = std::max(max_keys, limit[qi]);
+      } else {
+        std::fill(dst, dst + hd, 0.0f);  // padding to a multiple of 4 queries: sees no key
+        limit[qi] = 0;
+      }
+      mx[qi] = -std::numeric_limits<float>::infinity();
+      sum[qi] = 0.0f;
+    }
+    std::fill(acc, acc + static_cast<size_t>(nq4) * hd, 0.0f);
+    // This head's slice of a K/V row (whole Q8_0 blocks: the cache checks head_dim % 32).
+    const size_t head_bytes = row_bytes(type, static_cast<int64_t>(kvh) * hd);
+    const std::span<const int32_t> blocks = layout.block_tables[static_cast<size_t>(layout.seq[static_cast<size_t>(row0)])];
+    for (int32_t p0 = 0; p0 < max_keys; p0 += bs) {
+      const int nk = std::min(bs, max_keys - p0);
+      const int64_t cell0 = static_cast<int64_t>(blocks[static_cast<size_t>(p0 / bs)]) * bs;
+      const uint8_t* keys = kv.k_row(layer, cell0) + head_bytes;
+      const uint8_t* values = kv.v_row(layer, cell0) + head_bytes;
+      // Scores: the keys of one block are consecutive cells, kv.row_size bytes apart. A
+      // lone query (one row of a model without grouped heads) takes plain dots instead of
+      // tiles padded with three empty queries.
+      if (single) {
+        for (int t = 0; t < std::min(nk, limit[0] - p0); ++t) sc[t] = key_dot(k, type, keys + t * kv.row_size, qb, hd);
+      } else if (type == TensorType::F16) {
+        tile_scores(k.dot4x4_f16_f32, k.dot4_f16_f32, reinterpret_cast<const uint16_t*>(keys),
+                    static_cast<int64_t>(kv.row_size / 2), nk, qb, nq4, hd, sc, bs);
+      } else if (type == TensorType::Q8_0) {
+        for (int t = 0; t < nk; ++t) {
+          float* row = kf + static_cast<size_t>(t) * hd;
+          std::fill(row, row + hd, 0.0f);
+          value_axpy(k, type, 1.0f, keys + t * kv.row_size, row, hd);
+        }
+        tile_scores(k.dot4x4_f32, k.dot4_f32, kf, hd, nk, qb, nq4, hd, sc, bs);
+      } else {
+        tile_scores(k.dot4x4_f32, k.dot4_f32, reinterpret_cast<const float*>(keys),
+                    static_cast<int64_t>(kv.row_size / 4), nk, qb, nq4, hd, sc, bs);
+      }
+      // Online softmax over this block; probabilities replace the scores in place, zero
+      // past each query's last visible key.
+      int visible = 0;  // keys of this block any query sees
+      for (int qi = 0; qi < nq4; ++qi) {
+        float* s = sc + static_cast<size_t>(qi) * bs;
+        const int valid = std::clamp(limit[qi] - p0, 0, nk);
+        visible = std::max(visible, valid);
+        if (valid > 0) {
+          float m = -std::numeric_limits<float>::infinity();
+          for (int t = 0; t < valid; ++t) m = std::max(m, s[t] *= cfg.scale);
+          if (m > mx[qi]) {
+            const float correction = std::exp(mx[qi] - m);
+            if (sum[qi] > 0.0f) k.scale_f32(acc + static_cast<size_t>(qi) * hd, correction, hd);
+            sum[qi] *= correction;
+            mx[qi] = m;
+          }
+          sum[qi] += k.exp_sub_sum_f32(s, mx[qi], s, valid);
+        }
+        std::fill(s + valid, s + nk, 0.0f);
+      }
+      if (visible == 0) continue;
+      if (single) {
+        for (int t = 0; t < visible; ++t) value_axpy(k, type, sc[t], values + t * kv.row_size, acc, hd);
+        continue;
+      }
+      // Probabilities times values, 4 queries at a time, over the keys some query sees
+      // (cells past the sequence's end are never read).
+      const float* vrows;
+      int64_t vstride;
+      if (type == TensorType::F32) {
+        vrows = reinterpret_cast<const float*>(values);
+        vstride = static_cast<int64_t>(kv.row_size / 4);
+      } else {
+        for (int t = 0; t < visible; ++t) {  // to f32: 0 + 1 * v is exactly v
+          float* row = vf + static_cast<size_t>(t) * hd;
+          std::fill(row, row + hd, 0.0f);
+          value_axpy(k, type, 1.0f, values + t * kv.row_size, row, hd);
+        }
+        vrows = vf;
+        vstride = hd;
+      }
+      for (int qi = 0; qi < nq4; qi += 4) {
+        int keys4 = 0;
+        for (int i = 0; i < 4; ++i) keys4 = std::max(keys4, std::clamp(limit[qi + i] - p0, 0, nk));
+        if (keys4 == 0) continue;
+        k.weighted_sum4_f32(sc + static_cast<size_t>(qi) * bs, bs, vrows, vstride, keys4,
+                            acc + static_cast<size_t>(qi) * hd, hd, hd);
+      }
+    }
+    for (int qi = 0; qi < nq; ++qi) {
+      const int64_t row = row0 + qi / group;
+      const int h = kvh * group + qi % group;
+      float* dst = o.row(row) + static_cast<int64_t>(h) * hd;
+      const float* a = acc + static_cast<size_t>(qi) * hd;
+      const float inv = 1.0f / sum[qi];
+      for (int i = 0; i < hd; ++i) dst[i] = a[i] * inv;
+    }
+  }
+
+  // One key row (or value row) of the cache's type against f32 data.
+  static float key_dot(const KernelTable& k, TensorType type, const uint8_t* key, const float* q, int hd) {
+    if (type == TensorType::F16) return k.dot_f16_f32(reinterpret_cast<const uint16_t*>(key), q, hd);
+    if (type == TensorType::Q8_0) return k.dot_q8_0_f32(key, q, hd);
+    return k.dot_f32(reinterpret_cast<const float*>(key), q, hd);
+  }
+  static void value_axpy(const KernelTable& k, TensorType type, float w, const uint8_t* value, float* acc, int hd) {
+    if (type == TensorType::F16) {
+      k.axpy_f16_f32(w, reinterpret_cast<const uint16_t*>(value), acc, hd);
+    } else if (type == TensorType::Q8_0) {
+      k.axpy_q8_0_f32(w, value, acc, hd);
+    } else {
+      k.axpy_f32(w, reinterpret_cast<const float*>(value), acc, hd);
+    }
+  }
+
+  // Scores s[qi * ld + t] = q_qi . key_t for nq (a multiple of 4) queries, rows of qb hd
+  // apart, and nk keys `stride` elements apart: 4 x 4 tiles, the last keys 1 x 4.
+  template <typename T, typename Dot4x4, typename Dot4>
+  static void tile_scores(Dot4x4 dot4x4, Dot4 dot4, const T* keys, int64_t stride, int nk, const float* qb, int nq,
+                          int hd, float* s, int ld) {
+    for (int qi = 0; qi < nq; qi += 4) {
+      const float* q4 = qb + static_cast<size_t>(qi) * hd;
+      int t = 0;
+      for (; t + 4 <= nk; t += 4) {
+        float tile[16];
+        dot4x4(keys + t * stride, stride, q4, hd, hd, tile);
+        for (int i = 0; i < 4; ++i) {
+          for (int r = 0; r < 4; ++r) s[static_cast<size_t>(qi + i) * ld + t + r] = tile[i * 4 + r];
+        }
+      }
+      for (; t < nk; ++t) {
+        float col[4];
+        dot4(keys + t * stride, q4, hd, hd, col);
+        for (int i = 0; i < 4; ++i) s[static_cast<size_t>(qi + i) * ld + t] = col[i];
+      }
+    }
+  }
+
+  // Per-thread attention scratch for up to nq queries of head_dim hd and KV blocks of bs
+  // cells (attention_item's layout). Grows only: the first attention call of a model
+  // allocates, later ones reuse it.
+  void ensure_attention_scratch(int nq, int hd, int bs) {
+    const size_t floats = 2 * static_cast<size_t>(nq) * hd + static_cast<size_t>(nq) * bs +
+                          2 * static_cast<size_t>(bs) * hd + 2 * static_cast<size_t>(nq);
+    if (floats <= attention_scratch_floats_ && static_cast<size_t>(nq) <= attention_scratch_queries_) return;
+    attention_scratch_floats_ = std::max(floats, attention_scratch_floats_);
+    attention_scratch_queries_ = std::max(static_cast<size_t>(nq), attention_scratch_queries_);
+    attention_scratch_.resize(static_cast<size_t>(pool_.size()));
+    for (auto& s : attention_scratch_) {
+      s.floats = aligned_array<float>(attention_scratch_floats_);
+      s.limit.assign(attention_scratch_queries_, 0);
+    }
+  }
+
   // Copies a matrix into the interleaved 8-row layout (kernels/repack.h). The copy lives
   // in anonymous memory, so the matmuls no longer touch the mapped file.
   void repack(CpuWeight& w) {
@@ -446,6 +615,10 @@ class CpuBackend final : public Backend {
   int64_t act_rows_ = 0;
   std::vector<std::unique_ptr<float[], FreeDeleter>> scratch_;
   int64_t scratch_cols_ = 0;
+  std::vector<std::pair<int64_t, int64_t>> attention_runs_;  // (first row, rows) per sequence run
+  std::vector<AttentionScratch> attention_scratch_;
+  size_t attention_scratch_floats_ = 0;
+  size_t attention_scratch_queries_ = 0;
 };
 
 }  // namespace

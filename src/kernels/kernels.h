@@ -23,6 +23,14 @@ struct KernelTable {
   void (*axpy_q8_0_f32)(float a, const uint8_t* x, float* y, int64_t n);
   // y[i] *= a
   void (*scale_f32)(float* y, float a, int64_t n);
+  // y[i] = exp(x[i] - m), returning sum_i y[i] (softmax numerators and their sum). SIMD
+  // versions are within a few ulp of std::exp; arguments below ln(FLT_MIN) may give 0.
+  float (*exp_sub_sum_f32)(const float* x, float m, float* y, int64_t n);
+  // c[i * ldc + j] += sum_{t < k} a[i * lda + t] * b[t * ldb + j] for i < 4, j < n: four
+  // rows of weights (attention probabilities) times k rows of b (values), accumulated in
+  // registers across the k rows.
+  void (*weighted_sum4_f32)(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
+                            int64_t ldc, int64_t n);
   // out[t] = sum_i a[i] * b[t * b_stride + i] for t < 4: one pass over a weight row for
   // four activation rows (prefill), each weight loaded and converted once per 4 tokens.
   void (*dot4_f32)(const float* a, const float* b, int64_t b_stride, int64_t n, float* out);

@@ -1,4 +1,5 @@
 // Scalar reference kernels: the definition of what each SIMD kernel must compute.
+#include <cmath>
 #include <cstring>
 
 #include "base/half.h"
@@ -62,6 +63,24 @@ void scale_f32(float* y, float a, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n; ++i) {
+    y[i] = std::exp(x[i] - m);
+    sum += y[i];
+  }
+  return sum;
+}
+
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  for (int i = 0; i < 4; ++i) {
+    for (int64_t t = 0; t < k; ++t) {
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] += a[i * lda + t] * b[t * ldb + j];
+    }
+  }
+}
+
 template <typename T, float (*Dot)(const T*, const float*, int64_t)>
 void dot4(const T* a, const float* b, int64_t b_stride, int64_t n, float* out) {
   for (int t = 0; t < 4; ++t) out[t] = Dot(a, b + t * b_stride, n);
@@ -81,7 +100,9 @@ const KernelTable& scalar_kernels() {
                                  dot_f16_f32,       dot_bf16_f32,
                                  axpy_f32,          axpy_f16_f32,
                                  dot_q8_0_f32,      axpy_q8_0_f32,
-                                 scale_f32,         dot4<float, dot_f32>,
+                                 scale_f32,         exp_sub_sum_f32,
+                                 weighted_sum4_f32,
+                                 dot4<float, dot_f32>,
                                  dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>,
                                  dot4x4<float, dot_f32>, dot4x4<uint16_t, dot_f16_f32>,
                                  dot4x4<uint16_t, dot_bf16_f32>};

@@ -169,6 +169,69 @@ TEST(Kernels, SimdMatchesScalarReference) {
   }
 }
 
+// The softmax exponentials: every element within a few ulp of std::exp, including
+// arguments that underflow, and the returned sum of them.
+TEST(Kernels, ExpSubSumMatchesStdExp) {
+  const auto tables = simd_tables();
+  if (tables.empty()) GTEST_SKIP() << "no SIMD kernel table on this CPU: " << cpu_features().to_string();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-30.0f, 2.0f);
+  for (const KernelTable* simd : tables) {
+    SCOPED_TRACE(simd->isa);
+    for (int64_t n : kSizes) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) v = dist(rng);
+      // Arguments around and below ln(FLT_MIN), zero and exactly representable integers.
+      const float special[] = {0.0f, -1.0f, 1.0f, -87.0f, -87.4f, -88.0f, -103.0f, -200.0f, 0.5f};
+      for (size_t i = 0; i < x.size() && i < std::size(special); ++i) x[i * 7 % x.size()] = special[i];
+      const float m = 1.5f;
+      std::vector<float> got(x.size()), want(x.size());
+      const float sum_got = simd->exp_sub_sum_f32(x.data(), m, got.data(), n);
+      const float sum_want = scalar_kernels().exp_sub_sum_f32(x.data(), m, want.data(), n);
+      for (size_t i = 0; i < x.size(); ++i) {
+        EXPECT_NEAR(got[i], want[i], 5e-7f * want[i] + 2e-38f) << "x=" << x[i] << " n=" << n;
+      }
+      expect_close_sum(sum_got, sum_want, sum_want, n);  // summation order differs
+    }
+  }
+}
+
+// Four rows of weights times k rows of values, added to four accumulator rows: every
+// width (SIMD chunks and scalar tails) and strided operands.
+TEST(Kernels, WeightedSum4MatchesScalarReference) {
+  const auto tables = simd_tables();
+  if (tables.empty()) GTEST_SKIP() << "no SIMD kernel table on this CPU: " << cpu_features().to_string();
+  std::mt19937 rng(9);
+  for (const KernelTable* simd : tables) {
+    SCOPED_TRACE(simd->isa);
+    for (int64_t n : {1, 4, 7, 8, 16, 23, 64, 80, 100, 128, 257}) {
+      for (int64_t k : {1, 3, 16}) {
+        const int64_t lda = k + 2, ldb = n + 5, ldc = n + 3;
+        const auto a = random_floats(static_cast<size_t>(4 * lda), rng);
+        const auto b = random_floats(static_cast<size_t>(k * ldb), rng);
+        const auto c0 = random_floats(static_cast<size_t>(4 * ldc), rng);
+        std::vector<float> got = c0, want = c0;
+        simd->weighted_sum4_f32(a.data(), lda, b.data(), ldb, k, got.data(), ldc, n);
+        scalar_kernels().weighted_sum4_f32(a.data(), lda, b.data(), ldb, k, want.data(), ldc, n);
+        for (int64_t i = 0; i < 4; ++i) {
+          for (int64_t j = 0; j < ldc; ++j) {
+            const size_t at = static_cast<size_t>(i * ldc + j);
+            if (j >= n) {
+              EXPECT_EQ(got[at], c0[at]) << "wrote past n=" << n;  // padding untouched
+              continue;
+            }
+            float mag = std::fabs(c0[at]);
+            for (int64_t t = 0; t < k; ++t) {
+              mag += std::fabs(a[static_cast<size_t>(i * lda + t)] * b[static_cast<size_t>(t * ldb + j)]);
+            }
+            expect_close_sum(got[at], want[at], mag, k + 1);
+          }
+        }
+      }
+    }
+  }
+}
+
 // matmul_rows over every weight type equals a plain dequantize-then-dot in double.
 TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
   std::mt19937 rng(7);

@@ -4,6 +4,7 @@
 #include <arm_neon.h>
 
 #include <cstring>
+#include <initializer_list>
 
 #include "kernels/kernels.h"
 
@@ -103,6 +104,76 @@ void scale_f32(float* y, float a, int64_t n) {
   for (; i < n; ++i) y[i] *= a;
 }
 
+// exp(x) = 2^k * exp(r), k = round(x / ln 2), r = x - k ln 2; exp(r) by its Taylor series
+// to r^7 (the AVX2 kernel's method). Below ln(FLT_MIN) the result is 0.
+inline float32x4_t exp_ps(float32x4_t x) {
+  const float32x4_t lo = vdupq_n_f32(-87.33654f);
+  const uint32x4_t underflow = vcltq_f32(x, lo);
+  x = vminq_f32(vmaxq_f32(x, lo), vdupq_n_f32(88.37626f));
+  const float32x4_t k = vrndnq_f32(vmulq_n_f32(x, 1.44269504088896341f));
+  float32x4_t r = vfmsq_n_f32(x, k, 0.693359375f);
+  r = vfmsq_n_f32(r, k, -2.12194440e-4f);
+  float32x4_t p = vdupq_n_f32(1.0f / 5040.0f);
+  for (const float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f}) {
+    p = vfmaq_f32(vdupq_n_f32(c), p, r);
+  }
+  const int32x4_t two_k = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23);
+  const float32x4_t e = vmulq_f32(p, vreinterpretq_f32_s32(two_k));
+  return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(e), underflow));
+}
+
+float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
+  float32x4_t acc = vdupq_n_f32(0.0f);
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float32x4_t e = exp_ps(vsubq_f32(vld1q_f32(x + i), vdupq_n_f32(m)));
+    vst1q_f32(y + i, e);
+    acc = vaddq_f32(acc, e);
+  }
+  float sum = vaddvq_f32(acc);
+  if (i < n) {  // the tail through one padded vector, so it gets the same exp
+    float in[4] = {}, out[4];
+    for (int64_t j = i; j < n; ++j) in[j - i] = x[j] - m;
+    vst1q_f32(out, exp_ps(vld1q_f32(in)));
+    for (int64_t j = i; j < n; ++j) sum += y[j] = out[j - i];
+  }
+  return sum;
+}
+
+// weighted_sum4 over V vectors of 4 columns: 4 x V accumulators in registers for all k
+// rows of b.
+template <int V>
+inline void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
+                                int64_t ldc) {
+  float32x4_t acc[4][V];
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < V; ++v) acc[i][v] = vld1q_f32(c + i * ldc + 4 * v);
+  }
+  for (int64_t t = 0; t < k; ++t) {
+    float32x4_t bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = vld1q_f32(b + t * ldb + 4 * v);
+    for (int i = 0; i < 4; ++i) {
+      const float ai = a[i * lda + t];
+      for (int v = 0; v < V; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], bv[v], ai);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < V; ++v) vst1q_f32(c + i * ldc + 4 * v, acc[i][v]);
+  }
+}
+
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j + 4 <= n; j += 4) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j < n; ++j) {
+    for (int i = 0; i < 4; ++i) {
+      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * b[t * ldb + j];
+    }
+  }
+}
+
 // One weight row against four activation rows: each weight vector is loaded and converted
 // once and feeds four multiply-adds.
 template <typename T, typename Load, typename Scalar>
@@ -173,7 +244,7 @@ void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, 
 
 const KernelTable& neon_kernel_table() {
   static const KernelTable table{"neon",        dot_f32,       dot_f16_f32,   dot_bf16_f32, axpy_f32,
-                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    dot4_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, weighted_sum4_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot4x4_f32,    dot4x4_f16_f32, dot4x4_bf16_f32};
   return table;
 }

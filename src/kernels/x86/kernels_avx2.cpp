@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <cstring>
+#include <initializer_list>
 
 #include "kernels/kernels.h"
 
@@ -124,6 +125,79 @@ void scale_f32(float* y, float a, int64_t n) {
   for (; i < n; ++i) y[i] *= a;
 }
 
+// exp(x) = 2^k * exp(r) with k = round(x / ln 2) and r = x - k ln 2 in [-ln2/2, ln2/2]
+// (ln 2 split in two constants so k ln 2 is exact enough); exp(r) by its Taylor series to
+// r^7, whose truncation error there is below 1e-8 relative. Arguments are clamped to the
+// float range; below ln(FLT_MIN) the result is 0.
+inline __m256 exp_ps(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.33654f);
+  const __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  x = _mm256_min_ps(_mm256_max_ps(x, lo), _mm256_set1_ps(88.37626f));
+  const __m256 k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(k, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  for (const float c : {1.0f / 720.0f, 1.0f / 120.0f, 1.0f / 24.0f, 1.0f / 6.0f, 0.5f, 1.0f, 1.0f}) {
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(c));
+  }
+  const __m256i two_k = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_andnot_ps(underflow, _mm256_mul_ps(p, _mm256_castsi256_ps(two_k)));
+}
+
+float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
+  const __m256 vm = _mm256_set1_ps(m);
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  float sum = hsum(acc);
+  if (i < n) {  // the tail through one padded vector, so it gets the same exp
+    alignas(32) float in[8] = {}, out[8];
+    for (int64_t j = i; j < n; ++j) in[j - i] = x[j] - m;
+    _mm256_store_ps(out, exp_ps(_mm256_load_ps(in)));
+    for (int64_t j = i; j < n; ++j) sum += y[j] = out[j - i];
+  }
+  return sum;
+}
+
+// weighted_sum4 over V vectors of 8 columns: 4 x V accumulators stay in registers for all
+// k rows of b.
+template <int V>
+inline void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
+                                int64_t ldc) {
+  __m256 acc[4][V];
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm256_loadu_ps(c + i * ldc + 8 * v);
+  }
+  for (int64_t t = 0; t < k; ++t) {
+    __m256 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + t * ldb + 8 * v);
+    for (int i = 0; i < 4; ++i) {
+      const __m256 ai = _mm256_set1_ps(a[i * lda + t]);
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < V; ++v) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+  }
+}
+
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<2>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j + 8 <= n; j += 8) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j < n; ++j) {
+    for (int i = 0; i < 4; ++i) {
+      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * b[t * ldb + j];
+    }
+  }
+}
+
 // Four activation rows against one weight row: 8 accumulators (2 per token) keep both FMA
 // pipes busy; the tail past a multiple of 8 is added in scalar code.
 template <typename T, typename Load, typename Scalar>
@@ -173,7 +247,7 @@ void dot4x4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float
 
 const KernelTable& avx2_kernel_table() {
   static const KernelTable table{"avx2",        dot_f32,       dot_f16_f32, dot_bf16_f32, axpy_f32,
-                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  dot4_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  exp_sub_sum_f32, weighted_sum4_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot4x4<float, dot4_f32>,
                                  dot4x4<uint16_t, dot4_f16_f32>, dot4x4<uint16_t, dot4_bf16_f32>};
   return table;

@@ -122,6 +122,34 @@ void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, 
   dot4x4_body(a, as, b, bs, n, out, load_bf16, bf16_scalar);
 }
 
+// weighted_sum4 over V vectors of 16 columns (4 x 4 accumulators cover a 64-wide head).
+template <int V>
+void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc) {
+  __m512 acc[4][V];
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < V; ++v) acc[i][v] = _mm512_loadu_ps(c + i * ldc + 16 * v);
+  }
+  for (int64_t t = 0; t < k; ++t) {
+    __m512 bv[V];
+    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + t * ldb + 16 * v);
+    for (int i = 0; i < 4; ++i) {
+      const __m512 ai = _mm512_set1_ps(a[i * lda + t]);
+      for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+    }
+  }
+  for (int i = 0; i < 4; ++i) {
+    for (int v = 0; v < V; ++v) _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
+  }
+}
+
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc);
+  if (j < n) avx2_kernel_table().weighted_sum4_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
+}
+
 }  // namespace
 
 const KernelTable& avx512_kernel_table() {
@@ -137,6 +165,7 @@ const KernelTable& avx512_kernel_table() {
     t.dot4x4_f32 = dot4x4_f32;
     t.dot4x4_f16_f32 = dot4x4_f16_f32;
     t.dot4x4_bf16_f32 = dot4x4_bf16_f32;
+    t.weighted_sum4_f32 = weighted_sum4_f32;
     return t;
   }();
   return table;

@@ -24,10 +24,16 @@ void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float*
   const auto row = [&](int64_t r) { return reinterpret_cast<const T*>(data + static_cast<size_t>(r) * row_bytes); };
   // row_bytes 0: one dequantized row in scratch stands for the row range (no 4-row tiles).
   const auto row_stride = static_cast<int64_t>(row_bytes / sizeof(T));
+  // Tokens go in blocks whose activations (f32) fit in about 512 KiB of L2 while every row
+  // block meets them: the weights then stream once per token block, and the activations
+  // are not fetched again from L3 or memory for each block of 16 rows.
+  const int64_t token_block = std::clamp<int64_t>((int64_t{512} << 10) / (cols * 4) / 4 * 4, 4, 64);
+  for (int64_t tb = 0; tb < n_tokens; tb += token_block) {
+  const int64_t te = std::min(n_tokens, tb + token_block);
   for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
     const int64_t re = std::min(r1, rb + kRowBlock);
-    int64_t t = 0;
-    for (; t + 4 <= n_tokens; t += 4) {
+    int64_t t = tb;
+    for (; t + 4 <= te; t += 4) {
       int64_t r = rb;
       for (; row_stride > 0 && r + 4 <= re; r += 4) {
         float out[16];
@@ -42,9 +48,10 @@ void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float*
         for (int i = 0; i < 4; ++i) y[(t + i) * y_stride + r] = out[i];
       }
     }
-    for (; t < n_tokens; ++t) {
+    for (; t < te; ++t) {
       for (int64_t r = rb; r < re; ++r) y[t * y_stride + r] = dot(row(r), x + t * x_stride, cols);
     }
+  }
   }
 }
 

@@ -241,7 +241,9 @@ TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
                               TensorType::Q6_K};
   for (TensorType type : types) {
     SCOPED_TRACE(std::string(type_name(type)));
-    const int64_t cols = 512, rows = 19, tokens = 6;  // 4 through dot4, 2 alone
+    // 70 tokens: a block of 64 and one of 6 (float weights go in token blocks of at most
+    // 64), each with 4-token tiles and tokens left alone; 19 rows: 4-row tiles and a tail.
+    const int64_t cols = 512, rows = 19, tokens = 70;
     const size_t rb = row_bytes(type, cols);
     std::vector<uint8_t> w(rb * rows);
     std::vector<float> deq(static_cast<size_t>(rows * cols));

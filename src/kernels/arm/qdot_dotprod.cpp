@@ -5,8 +5,9 @@
 //
 // Row kernels follow qdot_scalar.cpp's grouping and the x8 kernels gemv8_scalar.cpp's
 // layouts (kernels/repack.h): SDOT's by-element form multiplies 4 rows' 4-byte slices by
-// one 4-byte slice of the activations, the NEON counterpart of the x86 broadcast. Entries
-// without a NEON version here stay the scalar reference's.
+// one 4-byte slice of the activations, the NEON counterpart of the x86 broadcast. Every
+// block type has its row and x8 kernels; the multi-token entries stay empty (callers loop
+// over the x8 kernels).
 #include <arm_neon.h>
 
 #include <cstring>
@@ -212,6 +213,94 @@ float dot_q6_k(const uint8_t* w, const ActRow& a, int64_t n) {
   return total;
 }
 
+// Bits `shift`..`shift`+1 (or one bit) of every byte, by a register shift (the plane
+// index is a loop variable, and immediate shifts need constants).
+inline uint8x16_t bits2(uint8x16_t v, int shift) { return vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-shift))), vdupq_n_u8(3)); }
+inline uint8x16_t bit_to(uint8x16_t v, int bit, uint8_t value) {
+  return vandq_u8(vtstq_u8(v, vdupq_n_u8(static_cast<uint8_t>(1u << bit))), vdupq_n_u8(value));
+}
+inline int dot16(uint8x16_t q, const int8_t* qa) { return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), s8(q), vld1q_s8(qa))); }
+
+float dot_q5_k(const uint8_t* w, const ActRow& a, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ5_K*>(w);
+  float total = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const BlockQ5_K& blk = blocks[b];
+    const int8_t* qa = a.q + b * 256;
+    uint8_t scale[8], min[8];
+    k4_scales(blk.scales, scale, min);
+    // Element 32m + l has its fifth bit in bit m of qh[l].
+    const uint8x16_t h0 = vld1q_u8(blk.qh), h1 = vld1q_u8(blk.qh + 16);
+    int sumi = 0;
+    for (int p = 0; p < 4; ++p) {
+      const uint8x16_t v0 = vld1q_u8(blk.qs + 32 * p), v1 = vld1q_u8(blk.qs + 32 * p + 16);
+      const int8x16_t lo0 = vorrq_s8(low_nibbles(v0), s8(bit_to(h0, 2 * p, 0x10)));
+      const int8x16_t lo1 = vorrq_s8(low_nibbles(v1), s8(bit_to(h1, 2 * p, 0x10)));
+      const int8x16_t hi0 = vorrq_s8(high_nibbles(v0), s8(bit_to(h0, 2 * p + 1, 0x10)));
+      const int8x16_t hi1 = vorrq_s8(high_nibbles(v1), s8(bit_to(h1, 2 * p + 1, 0x10)));
+      sumi += scale[2 * p] * vaddvq_s32(dot32(lo0, lo1, qa + 64 * p));
+      sumi += scale[2 * p + 1] * vaddvq_s32(dot32(hi0, hi1, qa + 64 * p + 32));
+    }
+    const int summ = mins_term(min, a.bsums + b * 16);
+    total += a.d[b] * (half1(&blk.d) * static_cast<float>(sumi) - half1(&blk.dmin) * static_cast<float>(summ));
+  }
+  return total;
+}
+
+// Q2_K/Q3_K: element 128h + 32k + l is bits 2k..2k+1 of qs[32h + l] (Q3_K's third bit:
+// bit 4h + k of hmask[l]); sub-block j = element / 16.
+float dot_q2_k(const uint8_t* w, const ActRow& a, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ2_K*>(w);
+  float total = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const BlockQ2_K& blk = blocks[b];
+    const int8_t* qa = a.q + b * 256;
+    const int16_t* bs = a.bsums + b * 16;
+    int sumi = 0, summ = 0;
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {
+        const uint8x16_t v = vld1q_u8(blk.qs + 32 * h + 16 * half);
+        for (int k = 0; k < 4; ++k) {
+          const int e = 128 * h + 32 * k + 16 * half;
+          sumi += (blk.scales[e / 16] & 0x0F) * dot16(bits2(v, 2 * k), qa + e);
+        }
+      }
+    }
+    for (int j = 0; j < 16; ++j) summ += (blk.scales[j] >> 4) * bs[j];
+    total += a.d[b] * (half1(&blk.d) * static_cast<float>(sumi) - half1(&blk.dmin) * static_cast<float>(summ));
+  }
+  return total;
+}
+
+float dot_q3_k(const uint8_t* w, const ActRow& a, int64_t n) {
+  const auto* blocks = reinterpret_cast<const BlockQ3_K*>(w);
+  float total = 0.0f;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const BlockQ3_K& blk = blocks[b];
+    const int8_t* qa = a.q + b * 256;
+    const int16_t* bs = a.bsums + b * 16;
+    int sumi = 0;
+    for (int h = 0; h < 2; ++h) {
+      for (int half = 0; half < 2; ++half) {
+        const uint8x16_t v = vld1q_u8(blk.qs + 32 * h + 16 * half);
+        const uint8x16_t hm = vld1q_u8(blk.hmask + 16 * half);
+        for (int k = 0; k < 4; ++k) {
+          const int e = 128 * h + 32 * k + 16 * half;
+          const int j = e / 16;
+          // The 6-bit scale (low nibble of byte j % 8, top bits in bytes 8..11), minus 32.
+          const int low = j < 8 ? blk.scales[j] & 0x0F : blk.scales[j - 8] >> 4;
+          const int scale = (low | ((blk.scales[8 + j % 4] >> (2 * (j / 4))) & 3) << 4) - 32;
+          // q in 0..7; the -4 of the format through the 16-sum of the activations.
+          const uint8x16_t q = vorrq_u8(bits2(v, 2 * k), bit_to(hm, 4 * h + k, 0x04));
+          sumi += scale * (dot16(q, qa + e) - 4 * bs[j]);
+        }
+      }
+    }
+    total += a.d[b] * half1(&blk.d) * static_cast<float>(sumi);
+  }
+  return total;
+}
+
 // ---- repacked x8 kernels ----
 // acc (4 rows) += w (4 rows x 4 bytes) . activation bytes 4L..4L+3 of `act`.
 template <int L>
@@ -394,6 +483,126 @@ void gemv8_q6_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
   vst1q_f32(out + 4, o[1]);
 }
 
+// Q5_K group (1440 bytes per 256): Q4_K's 1184 bytes, then 8 slices of the rows' qh
+// bytes (bit m: the fifth bit of element 32m + 4c + i).
+template <int C>
+inline void q5k_step(const uint8_t* slices, const uint8_t* high, int half, int p, const int8x16_t* act, int32x4_t& lo,
+                     int32x4_t& hi) {
+  const uint8x16_t v = vld1q_u8(slices + 32 * C + 16 * half);
+  const uint8x16_t h = vld1q_u8(high + 32 * C + 16 * half);
+  lo = sdot_lane<C % 4>(lo, vorrq_s8(low_nibbles(v), s8(bit_to(h, 2 * p, 0x10))), act[C / 4]);
+  hi = sdot_lane<C % 4>(hi, vorrq_s8(high_nibbles(v), s8(bit_to(h, 2 * p + 1, 0x10))), act[2 + C / 4]);
+}
+
+void gemv8_q5_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
+  float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = g + b * 1440;
+    const int8_t* qa = a.q + b * 256;
+    const int16_t* bs = a.bsums + b * 16;
+    for (int half = 0; half < 2; ++half) {
+      int32x4_t sumi = vdupq_n_s32(0), summ = vdupq_n_s32(0);
+      for (int p = 0; p < 4; ++p) {
+        const int8x16_t act[4] = {vld1q_s8(qa + 64 * p), vld1q_s8(qa + 64 * p + 16), vld1q_s8(qa + 64 * p + 32),
+                                  vld1q_s8(qa + 64 * p + 48)};
+        const uint8_t* slices = blk + 160 + 256 * p;
+        const uint8_t* high = blk + 1184;
+        int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
+        q5k_step<0>(slices, high, half, p, act, lo, hi);
+        q5k_step<1>(slices, high, half, p, act, lo, hi);
+        q5k_step<2>(slices, high, half, p, act, lo, hi);
+        q5k_step<3>(slices, high, half, p, act, lo, hi);
+        q5k_step<4>(slices, high, half, p, act, lo, hi);
+        q5k_step<5>(slices, high, half, p, act, lo, hi);
+        q5k_step<6>(slices, high, half, p, act, lo, hi);
+        q5k_step<7>(slices, high, half, p, act, lo, hi);
+        int32x4_t sc[2][2];
+        widen_u8(blk + 32 + 8 * (2 * p), sc[0][0], sc[0][1]);
+        widen_u8(blk + 32 + 8 * (2 * p + 1), sc[1][0], sc[1][1]);
+        sumi = vmlaq_s32(vmlaq_s32(sumi, lo, sc[0][half]), hi, sc[1][half]);
+      }
+      for (int j = 0; j < 8; ++j) {
+        int32x4_t m[2];
+        widen_u8(blk + 96 + 8 * j, m[0], m[1]);
+        summ = vmlaq_n_s32(summ, m[half], bs[2 * j] + bs[2 * j + 1]);
+      }
+      const float32x4_t t = vfmsq_f32(vmulq_f32(half4(blk + 8 * half), vcvtq_f32_s32(sumi)),
+                                      half4(blk + 16 + 8 * half), vcvtq_f32_s32(summ));
+      o[half] = vfmaq_n_f32(o[half], t, a.d[b]);
+    }
+  }
+  vst1q_f32(out, o[0]);
+  vst1q_f32(out + 4, o[1]);
+}
+
+// Q2_K (672 bytes per 256) and Q3_K (912) groups: per half h, 8 slices of the rows' qs
+// bytes (bits 2k..2k+1: element 128h + 32k + 4c + i; slices 0..3 are sub-block 8h + 2k,
+// 4..7 the next); Q3_K adds 8 slices of hmask bytes (bit 4h + k: the third bit).
+template <int C>
+inline void q23k_step(const uint8_t* slices, const uint8_t* high, int half, int h, int k, const int8x16_t* act,
+                      int32x4_t* acc) {
+  uint8x16_t q = bits2(vld1q_u8(slices + 32 * C + 16 * half), 2 * k);
+  if (high != nullptr) q = vorrq_u8(q, bit_to(vld1q_u8(high + 32 * C + 16 * half), 4 * h + k, 0x04));
+  acc[C / 4] = sdot_lane<C % 4>(acc[C / 4], s8(q), act[C / 4]);
+}
+
+template <bool kThirdBit>
+void gemv8_q23_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
+  constexpr int64_t kBytes = kThirdBit ? 912 : 672;
+  constexpr int64_t kSlices = kThirdBit ? 144 : 160;  // after d[8] (dmin[8]) and the scales
+  float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = g + b * kBytes;
+    const int8_t* qa = a.q + b * 256;
+    const int16_t* bs = a.bsums + b * 16;
+    for (int half = 0; half < 2; ++half) {
+      int32x4_t sumi = vdupq_n_s32(0), summ = vdupq_n_s32(0);
+      for (int h = 0; h < 2; ++h) {
+        const uint8_t* slices = blk + kSlices + 256 * h;
+        const uint8_t* high = kThirdBit ? blk + 656 : nullptr;
+        for (int k = 0; k < 4; ++k) {
+          const int j = 8 * h + 2 * k;
+          const int8x16_t act[2] = {vld1q_s8(qa + 128 * h + 32 * k), vld1q_s8(qa + 128 * h + 32 * k + 16)};
+          int32x4_t acc[2] = {vdupq_n_s32(0), vdupq_n_s32(0)};
+          q23k_step<0>(slices, high, half, h, k, act, acc);
+          q23k_step<1>(slices, high, half, h, k, act, acc);
+          q23k_step<2>(slices, high, half, h, k, act, acc);
+          q23k_step<3>(slices, high, half, h, k, act, acc);
+          q23k_step<4>(slices, high, half, h, k, act, acc);
+          q23k_step<5>(slices, high, half, h, k, act, acc);
+          q23k_step<6>(slices, high, half, h, k, act, acc);
+          q23k_step<7>(slices, high, half, h, k, act, acc);
+          for (int sub = 0; sub < 2; ++sub) {
+            int32x4_t sc[2];
+            if constexpr (kThirdBit) {
+              widen_s8(blk + 16 + 8 * (j + sub), sc[0], sc[1]);  // the scale minus 32
+              // q - 4 with q in 0..7: the -4 through the 16-sums.
+              sumi = vmlaq_s32(sumi, vsubq_s32(acc[sub], vdupq_n_s32(4 * bs[j + sub])), sc[half]);
+            } else {
+              widen_u8(blk + 32 + 8 * (j + sub), sc[0], sc[1]);
+              sumi = vmlaq_s32(sumi, acc[sub], vandq_s32(sc[half], vdupq_n_s32(0x0F)));
+            }
+          }
+        }
+      }
+      if constexpr (kThirdBit) {
+        o[half] = vfmaq_f32(o[half], vcvtq_f32_s32(sumi), vmulq_n_f32(half4(blk + 8 * half), a.d[b]));
+      } else {
+        for (int j = 0; j < 16; ++j) {
+          int32x4_t sm[2];
+          widen_u8(blk + 32 + 8 * j, sm[0], sm[1]);
+          summ = vmlaq_n_s32(summ, vshrq_n_s32(sm[half], 4), bs[j]);
+        }
+        const float32x4_t t = vfmsq_f32(vmulq_f32(half4(blk + 8 * half), vcvtq_f32_s32(sumi)),
+                                        half4(blk + 16 + 8 * half), vcvtq_f32_s32(summ));
+        o[half] = vfmaq_n_f32(o[half], t, a.d[b]);
+      }
+    }
+  }
+  vst1q_f32(out, o[0]);
+  vst1q_f32(out + 4, o[1]);
+}
+
 }  // namespace
 
 const QDotTable& dotprod_qdot_table() {
@@ -407,14 +616,20 @@ const QDotTable& dotprod_qdot_table() {
     t.q5_0 = dot_legacy<BlockQ5_0, true, false>;
     t.q5_1 = dot_legacy<BlockQ5_1, true, true>;
     t.q8_0 = dot_q8_0;
+    t.q2_k = dot_q2_k;
+    t.q3_k = dot_q3_k;
     t.q4_k = dot_q4_k;
+    t.q5_k = dot_q5_k;
     t.q6_k = dot_q6_k;
     t.gemv8_q4_0 = LegacyGroup<false, false>::gemv8;
     t.gemv8_q4_1 = LegacyGroup<false, true>::gemv8;
     t.gemv8_q5_0 = LegacyGroup<true, false>::gemv8;
     t.gemv8_q5_1 = LegacyGroup<true, true>::gemv8;
     t.gemv8_q8_0 = gemv8_q8_0;
+    t.gemv8_q2_k = gemv8_q23_k<false>;
+    t.gemv8_q3_k = gemv8_q23_k<true>;
     t.gemv8_q4_k = gemv8_q4_k;
+    t.gemv8_q5_k = gemv8_q5_k;
     t.gemv8_q6_k = gemv8_q6_k;
     return t;
   }();

@@ -153,17 +153,19 @@ void bench_memory(const BenchCliOptions& o) {
   bo.reps = o.reps_given ? o.reps : 3;
   bo.kv_type = parse_cache_type(o.cache_type);
   if (!o.json) {
-    std::printf("cpu: %s\n\n%7s | %10s | %20s | %20s\n", cpu_model_name().c_str(), "threads", "read GB/s",
-                "FMA GFLOP/s 256-bit", "FMA GFLOP/s 512-bit");
+    std::printf("cpu: %s\n\n%7s | %10s | %20s | %20s | %20s\n", cpu_model_name().c_str(), "threads", "read GB/s",
+                "FMA GFLOP/s 256-bit", "FMA GFLOP/s 512-bit", "int8 GOP/s VNNI");
   }
   for (int t : counts) {
     const MachineLimits m = measure_machine_limits(t, buffer);
     limits.push_back({{"n_threads", t},
                       {"read_gbps", m.read_gbps},
                       {"fma_gflops_avx2", m.fma_gflops_avx2},
-                      {"fma_gflops_avx512", m.fma_gflops_avx512}});
+                      {"fma_gflops_avx512", m.fma_gflops_avx512},
+                      {"int8_gops_vnni", m.int8_gops_vnni}});
     if (!o.json) {
-      std::printf("%7d | %10.2f | %20.1f | %20.1f\n", t, m.read_gbps, m.fma_gflops_avx2, m.fma_gflops_avx512);
+      std::printf("%7d | %10.2f | %20.1f | %20.1f | %20.1f\n", t, m.read_gbps, m.fma_gflops_avx2, m.fma_gflops_avx512,
+                  m.int8_gops_vnni);
       std::fflush(stdout);
     }
   }
@@ -226,7 +228,7 @@ void add_bench_command(CLI::App& app) {
   cmd->add_flag("--no-warmup", o->no_warmup, "skip the warm-up run before each test");
   cmd->add_option("--cache-type", o->cache_type, kCacheTypeHelp)->capture_default_str();
   cmd->add_flag("--memory", o->memory,
-                "measure read bandwidth and FMA peak per thread count; with -m, the decode roofline and the "
+                "measure read bandwidth and the FMA and int8 (VNNI) peaks per thread count; with -m, the decode roofline and the "
                 "fraction of it frugal reaches (a short tg, -n 32 -r 3 unless given)");
   cmd->add_option("--memory-mib", o->memory_mib, "--memory: size of the buffer read (far above the caches)")
       ->capture_default_str();

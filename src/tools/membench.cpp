@@ -94,7 +94,43 @@ __attribute__((target("avx512f"))) double fma_avx512(int64_t iters) {
   g_sink += static_cast<uint64_t>(out[0] * 1000.0f);
   return static_cast<double>(iters) * 12 * 16 * 2;
 }
+
+// Twelve independent VNNI chains: each vpdpbusd is 64 int8 x uint8 multiply-adds into
+// 16 int32 lanes (128 ops), the instruction the integer dot kernels are built on.
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) double int8_vnni(int64_t iters) {
+  __m512i acc[12];
+  for (int k = 0; k < 12; ++k) acc[k] = _mm512_set1_epi32(k);
+  const __m512i a = _mm512_set1_epi8(3), b = _mm512_set1_epi8(-2);
+  for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 12
+    for (int k = 0; k < 12; ++k) acc[k] = _mm512_dpbusd_epi32(acc[k], a, b);
+  }
+  for (int k = 1; k < 12; ++k) acc[0] = _mm512_xor_si512(acc[0], acc[k]);
+  alignas(64) int32_t out[16];
+  _mm512_store_si512(out, acc[0]);
+  g_sink += static_cast<uint32_t>(out[0]);
+  return static_cast<double>(iters) * 12 * 64 * 2;
+}
 #endif
+
+// The best of three passes of `kernel` on every thread at once, in G ops/s: a peak, not a
+// typical rate.
+double peak_rate(int n_threads, double (*kernel)(int64_t), int64_t iters) {
+  ThreadPool pool(n_threads);
+  double best = 0.0;
+  for (int pass = 0; pass < 3; ++pass) {
+    std::atomic<double> ops{0.0};
+    const auto t0 = Clock::now();
+    pool.run_chunks(static_cast<size_t>(n_threads), [&](size_t, int) {
+      const double done = kernel(iters);
+      double cur = ops.load();
+      while (!ops.compare_exchange_weak(cur, cur + done)) {
+      }
+    });
+    best = std::max(best, ops.load() / seconds_since(t0) / 1e9);
+  }
+  return best;
+}
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -141,30 +177,21 @@ double measure_read_bandwidth(int n_threads, size_t buffer_bytes, int passes) {
 double measure_fma_gflops(int n_threads, int vector_bits) {
 #if defined(__x86_64__)
   const CpuFeatures& f = cpu_features();
-  double (*kernel)(int64_t) = nullptr;
-  if (vector_bits == 256 && f.avx2 && f.fma) kernel = fma_avx2;
-  if (vector_bits == 512 && f.avx512f) kernel = fma_avx512;
-  if (kernel == nullptr) return 0.0;
-  ThreadPool pool(n_threads);
-  const int64_t iters = vector_bits == 512 ? 4000000 : 8000000;
-  double best = 0.0;
-  for (int pass = 0; pass < 3; ++pass) {  // the best pass: a peak, not a typical rate
-    std::atomic<double> flops{0.0};
-    const auto t0 = Clock::now();
-    pool.run_chunks(static_cast<size_t>(n_threads), [&](size_t, int) {
-      const double f_done = kernel(iters);
-      double cur = flops.load();
-      while (!flops.compare_exchange_weak(cur, cur + f_done)) {
-      }
-    });
-    best = std::max(best, flops.load() / seconds_since(t0) / 1e9);
-  }
-  return best;
-#else
+  if (vector_bits == 256 && f.avx2 && f.fma) return peak_rate(n_threads, fma_avx2, 8000000);
+  if (vector_bits == 512 && f.avx512f) return peak_rate(n_threads, fma_avx512, 4000000);
+#endif
   (void)n_threads;
   (void)vector_bits;
   return 0.0;
+}
+
+double measure_int8_gops(int n_threads) {
+#if defined(__x86_64__)
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.avx512bw && f.avx512vnni) return peak_rate(n_threads, int8_vnni, 4000000);
 #endif
+  (void)n_threads;
+  return 0.0;
 }
 
 MachineLimits measure_machine_limits(int n_threads, size_t buffer_bytes) {
@@ -173,6 +200,7 @@ MachineLimits measure_machine_limits(int n_threads, size_t buffer_bytes) {
   m.read_gbps = measure_read_bandwidth(n_threads, buffer_bytes);
   m.fma_gflops_avx2 = measure_fma_gflops(n_threads, 256);
   m.fma_gflops_avx512 = measure_fma_gflops(n_threads, 512);
+  m.int8_gops_vnni = measure_int8_gops(n_threads);
   return m;
 }
 

@@ -10,6 +10,7 @@
 #include "format/gguf.h"
 #include "support/test_support.h"
 #include "tools/bench.h"
+#include "kernels/cpu_features.h"
 #include "tools/membench.h"
 #include "tools/presets.h"
 
@@ -81,6 +82,12 @@ TEST(Bench, MachineLimitsAreMeasured) {
   EXPECT_GT(measure_read_bandwidth(1, size_t{16} << 20, 1), 0.0);
   EXPECT_GE(measure_fma_gflops(1, 256), 0.0);
   EXPECT_EQ(measure_fma_gflops(1, 128), 0.0);  // no such kernel
+  const CpuFeatures& f = cpu_features();
+  if (f.avx512f && f.avx512bw && f.avx512vnni) {
+    EXPECT_GT(measure_int8_gops(1), 0.0);
+  } else {
+    EXPECT_EQ(measure_int8_gops(1), 0.0);
+  }
   EXPECT_FALSE(cpu_model_name().empty());
 }
 

@@ -295,27 +295,24 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
     for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
     for (int u = 0; u < 8; ++u) {
       const int64_t grp = 144 + 192 * u;
-      const __m512i hb0 = both256(b0, b1, grp + 128), hb1 = both256(b0, b1, grp + 160);
-      __m512i lo32[NT], hi32[NT];
-      for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm512_setzero_si512();
-      for (int c = 0; c < 4; ++c) {
-        const __m512i bytes = both256(b0, b1, grp + 32 * c);
-        const __m128i shift = _mm_cvtsi32_si128(2 * c);
-        const __m512i lo = _mm512_or_si512(_mm512_and_si512(bytes, low4),
-                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hb0, shift), three), 4));
-        const __m512i hi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4),
-                                           _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hb1, shift), three), 4));
-        for (int t = 0; t < NT; ++t) {
-          const int8_t* act = a[t].q + b * 256 + 32 * u;
-          lo32[t] = _mm512_dpbusd_epi32(lo32[t], lo, bcast4z(act + 4 * c));
-          hi32[t] = _mm512_dpbusd_epi32(hi32[t], hi, bcast4z(act + 16 + 4 * c));
+      // The 16 low elements (nibble, top bits from hb0), then the 16 high ones (hb1), each
+      // half with its own sub-block scale: one int32 partial per token at a time, so eight
+      // tokens fit in the registers.
+      for (int h = 0; h < 2; ++h) {
+        const __m512i hb = both256(b0, b1, grp + 128 + 32 * h);
+        __m512i part[NT];
+        for (int t = 0; t < NT; ++t) part[t] = _mm512_setzero_si512();
+        for (int c = 0; c < 4; ++c) {
+          const __m512i bytes = both256(b0, b1, grp + 32 * c);
+          const __m512i nib = h == 0 ? _mm512_and_si512(bytes, low4) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+          const __m512i q = _mm512_or_si512(
+              nib, _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hb, _mm_cvtsi32_si128(2 * c)), three), 4));
+          for (int t = 0; t < NT; ++t) {
+            part[t] = _mm512_dpbusd_epi32(part[t], q, bcast4z(a[t].q + b * 256 + 32 * u + 16 * h + 4 * c));
+          }
         }
-      }
-      const __m512i sc_lo = both_i8x8(b0 + 16 + 16 * u, b1 + 16 + 16 * u);
-      const __m512i sc_hi = both_i8x8(b0 + 16 + 16 * u + 8, b1 + 16 + 16 * u + 8);
-      for (int t = 0; t < NT; ++t) {
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(lo32[t], sc_lo));
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(hi32[t], sc_hi));
+        const __m512i sc = both_i8x8(b0 + 16 + 16 * u + 8 * h, b1 + 16 + 16 * u + 8 * h);
+        for (int t = 0; t < NT; ++t) sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(part[t], sc));
       }
     }
     __m512i scales[8];
@@ -352,8 +349,9 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   [](const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
     FRUGAL_GEMM16_DISPATCH(kernel, __VA_ARGS__)                                                      \
   }
-// The K-quant kernels keep two more accumulators per token per sub-block: four tokens per
-// pass fill the 32 registers, so more tokens take two passes.
+// The Q2_K..Q5_K kernels keep two more accumulators per token per sub-block: four tokens
+// per pass fill the 32 registers, so more tokens take two passes. (Q6_K works through one
+// half of a 32-element group at a time and takes eight tokens per pass.)
 #define FRUGAL_GEMM16_K(kernel, ...)                                                                 \
   [](const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
     for (; nt > 4; nt -= 4, a += 4, out += 4 * stride) {                                             \
@@ -376,7 +374,7 @@ void set_gemm16_avx512(QDotTable& t) {
   t.gemm16_q3_k = FRUGAL_GEMM16_K(q23_k_t, true);
   t.gemm16_q4_k = FRUGAL_GEMM16_K(q45_k_t, false);
   t.gemm16_q5_k = FRUGAL_GEMM16_K(q45_k_t, true);
-  t.gemm16_q6_k = FRUGAL_GEMM16_K(q6_k_t);
+  t.gemm16_q6_k = FRUGAL_GEMM16(q6_k_t);
 }
 
 }  // namespace frugal

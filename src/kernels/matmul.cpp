@@ -29,29 +29,29 @@ void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float*
   // are not fetched again from L3 or memory for each block of 16 rows.
   const int64_t token_block = std::clamp<int64_t>((int64_t{512} << 10) / (cols * 4) / 4 * 4, 4, 64);
   for (int64_t tb = 0; tb < n_tokens; tb += token_block) {
-  const int64_t te = std::min(n_tokens, tb + token_block);
-  for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
-    const int64_t re = std::min(r1, rb + kRowBlock);
-    int64_t t = tb;
-    for (; t + 4 <= te; t += 4) {
-      int64_t r = rb;
-      for (; row_stride > 0 && r + 4 <= re; r += 4) {
-        float out[16];
-        dot4x4(row(r), row_stride, x + t * x_stride, x_stride, cols, out);
-        for (int i = 0; i < 4; ++i) {
-          for (int j = 0; j < 4; ++j) y[(t + i) * y_stride + r + j] = out[i * 4 + j];
+    const int64_t te = std::min(n_tokens, tb + token_block);
+    for (int64_t rb = r0; rb < r1; rb += kRowBlock) {
+      const int64_t re = std::min(r1, rb + kRowBlock);
+      int64_t t = tb;
+      for (; t + 4 <= te; t += 4) {
+        int64_t r = rb;
+        for (; row_stride > 0 && r + 4 <= re; r += 4) {
+          float out[16];
+          dot4x4(row(r), row_stride, x + t * x_stride, x_stride, cols, out);
+          for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 4; ++j) y[(t + i) * y_stride + r + j] = out[i * 4 + j];
+          }
+        }
+        for (; r < re; ++r) {
+          float out[4];
+          dot4(row(r), x + t * x_stride, x_stride, cols, out);
+          for (int i = 0; i < 4; ++i) y[(t + i) * y_stride + r] = out[i];
         }
       }
-      for (; r < re; ++r) {
-        float out[4];
-        dot4(row(r), x + t * x_stride, x_stride, cols, out);
-        for (int i = 0; i < 4; ++i) y[(t + i) * y_stride + r] = out[i];
+      for (; t < te; ++t) {
+        for (int64_t r = rb; r < re; ++r) y[t * y_stride + r] = dot(row(r), x + t * x_stride, cols);
       }
     }
-    for (; t < te; ++t) {
-      for (int64_t r = rb; r < re; ++r) y[t * y_stride + r] = dot(row(r), x + t * x_stride, cols);
-    }
-  }
   }
 }
 

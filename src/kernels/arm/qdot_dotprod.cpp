@@ -145,6 +145,14 @@ float dot_legacy(const uint8_t* w, const ActRow& a, int64_t n) {
 
 // ---- row kernels, K types ----
 
+// Bits `shift`..`shift`+1 (or one bit) of every byte, by a register shift (the plane
+// index is a loop variable, and immediate shifts need constants).
+inline uint8x16_t bits2(uint8x16_t v, int shift) { return vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-shift))), vdupq_n_u8(3)); }
+inline uint8x16_t bit_to(uint8x16_t v, int bit, uint8_t value) {
+  return vandq_u8(vtstq_u8(v, vdupq_n_u8(static_cast<uint8_t>(1u << bit))), vdupq_n_u8(value));
+}
+inline int dot16(uint8x16_t q, const int8_t* qa) { return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), s8(q), vld1q_s8(qa))); }
+
 // Q4_K/Q5_K's 6-bit sub-block scales and mins (the format's 12-byte packing).
 inline void k4_scales(const uint8_t* s, uint8_t* scale, uint8_t* min) {
   for (int j = 0; j < 4; ++j) {
@@ -161,19 +169,29 @@ inline int mins_term(const uint8_t* min, const int16_t* bs) {
   return summ;
 }
 
-float dot_q4_k(const uint8_t* w, const ActRow& a, int64_t n) {
-  const auto* blocks = reinterpret_cast<const BlockQ4_K*>(w);
+// Q4_K, and Q5_K whose fifth bit of element 32m + l is bit m of qh[l].
+template <typename Block, bool kFifth>
+float dot_q45_k(const uint8_t* w, const ActRow& a, int64_t n) {
+  const auto* blocks = reinterpret_cast<const Block*>(w);
   float total = 0.0f;
   for (int64_t b = 0; b < n / 256; ++b) {
-    const BlockQ4_K& blk = blocks[b];
+    const Block& blk = blocks[b];
     const int8_t* qa = a.q + b * 256;
     uint8_t scale[8], min[8];
     k4_scales(blk.scales, scale, min);
     int sumi = 0;
     for (int p = 0; p < 4; ++p) {
       const uint8x16_t v0 = vld1q_u8(blk.qs + 32 * p), v1 = vld1q_u8(blk.qs + 32 * p + 16);
-      sumi += scale[2 * p] * vaddvq_s32(dot32(low_nibbles(v0), low_nibbles(v1), qa + 64 * p));
-      sumi += scale[2 * p + 1] * vaddvq_s32(dot32(high_nibbles(v0), high_nibbles(v1), qa + 64 * p + 32));
+      int8x16_t lo0 = low_nibbles(v0), lo1 = low_nibbles(v1), hi0 = high_nibbles(v0), hi1 = high_nibbles(v1);
+      if constexpr (kFifth) {
+        const uint8x16_t h0 = vld1q_u8(blk.qh), h1 = vld1q_u8(blk.qh + 16);
+        lo0 = vorrq_s8(lo0, s8(bit_to(h0, 2 * p, 0x10)));
+        lo1 = vorrq_s8(lo1, s8(bit_to(h1, 2 * p, 0x10)));
+        hi0 = vorrq_s8(hi0, s8(bit_to(h0, 2 * p + 1, 0x10)));
+        hi1 = vorrq_s8(hi1, s8(bit_to(h1, 2 * p + 1, 0x10)));
+      }
+      sumi += scale[2 * p] * vaddvq_s32(dot32(lo0, lo1, qa + 64 * p));
+      sumi += scale[2 * p + 1] * vaddvq_s32(dot32(hi0, hi1, qa + 64 * p + 32));
     }
     const int summ = mins_term(min, a.bsums + b * 16);
     total += a.d[b] * (half1(&blk.d) * static_cast<float>(sumi) - half1(&blk.dmin) * static_cast<float>(summ));
@@ -213,39 +231,6 @@ float dot_q6_k(const uint8_t* w, const ActRow& a, int64_t n) {
   return total;
 }
 
-// Bits `shift`..`shift`+1 (or one bit) of every byte, by a register shift (the plane
-// index is a loop variable, and immediate shifts need constants).
-inline uint8x16_t bits2(uint8x16_t v, int shift) { return vandq_u8(vshlq_u8(v, vdupq_n_s8(static_cast<int8_t>(-shift))), vdupq_n_u8(3)); }
-inline uint8x16_t bit_to(uint8x16_t v, int bit, uint8_t value) {
-  return vandq_u8(vtstq_u8(v, vdupq_n_u8(static_cast<uint8_t>(1u << bit))), vdupq_n_u8(value));
-}
-inline int dot16(uint8x16_t q, const int8_t* qa) { return vaddvq_s32(vdotq_s32(vdupq_n_s32(0), s8(q), vld1q_s8(qa))); }
-
-float dot_q5_k(const uint8_t* w, const ActRow& a, int64_t n) {
-  const auto* blocks = reinterpret_cast<const BlockQ5_K*>(w);
-  float total = 0.0f;
-  for (int64_t b = 0; b < n / 256; ++b) {
-    const BlockQ5_K& blk = blocks[b];
-    const int8_t* qa = a.q + b * 256;
-    uint8_t scale[8], min[8];
-    k4_scales(blk.scales, scale, min);
-    // Element 32m + l has its fifth bit in bit m of qh[l].
-    const uint8x16_t h0 = vld1q_u8(blk.qh), h1 = vld1q_u8(blk.qh + 16);
-    int sumi = 0;
-    for (int p = 0; p < 4; ++p) {
-      const uint8x16_t v0 = vld1q_u8(blk.qs + 32 * p), v1 = vld1q_u8(blk.qs + 32 * p + 16);
-      const int8x16_t lo0 = vorrq_s8(low_nibbles(v0), s8(bit_to(h0, 2 * p, 0x10)));
-      const int8x16_t lo1 = vorrq_s8(low_nibbles(v1), s8(bit_to(h1, 2 * p, 0x10)));
-      const int8x16_t hi0 = vorrq_s8(high_nibbles(v0), s8(bit_to(h0, 2 * p + 1, 0x10)));
-      const int8x16_t hi1 = vorrq_s8(high_nibbles(v1), s8(bit_to(h1, 2 * p + 1, 0x10)));
-      sumi += scale[2 * p] * vaddvq_s32(dot32(lo0, lo1, qa + 64 * p));
-      sumi += scale[2 * p + 1] * vaddvq_s32(dot32(hi0, hi1, qa + 64 * p + 32));
-    }
-    const int summ = mins_term(min, a.bsums + b * 16);
-    total += a.d[b] * (half1(&blk.d) * static_cast<float>(sumi) - half1(&blk.dmin) * static_cast<float>(summ));
-  }
-  return total;
-}
 
 // Q2_K/Q3_K: element 128h + 32k + l is bits 2k..2k+1 of qs[32h + l] (Q3_K's third bit:
 // bit 4h + k of hmask[l]); sub-block j = element / 16.
@@ -382,18 +367,27 @@ void gemv8_q8_0(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
 }
 
 // Q4_K group (1184 bytes per 256): d[8], dmin[8], scale[8][8], min[8][8], then per pair of
-// sub-blocks p, 8 slices of low (sub-block 2p) and high (2p+1) nibbles.
-template <int C>
-inline void q4k_step(const uint8_t* slices, int half, const int8x16_t* act, int32x4_t& lo, int32x4_t& hi) {
-  const uint8x16_t v = vld1q_u8(slices + 32 * C + 16 * half);
-  lo = sdot_lane<C % 4>(lo, low_nibbles(v), act[C / 4]);
-  hi = sdot_lane<C % 4>(hi, high_nibbles(v), act[2 + C / 4]);
+// sub-blocks p, 8 slices of low (sub-block 2p) and high (2p+1) nibbles. Q5_K (1440) adds
+// 8 slices of the rows' qh bytes at 1184 (bit m: the fifth bit of element 32m + 4c + i).
+template <int C, bool kFifth>
+inline void q45k_step(const uint8_t* blk, int p, int half, const int8x16_t* act, int32x4_t& lo, int32x4_t& hi) {
+  const uint8x16_t v = vld1q_u8(blk + 160 + 256 * p + 32 * C + 16 * half);
+  int8x16_t ql = low_nibbles(v), qh = high_nibbles(v);
+  if constexpr (kFifth) {
+    const uint8x16_t h = vld1q_u8(blk + 1184 + 32 * C + 16 * half);
+    ql = vorrq_s8(ql, s8(bit_to(h, 2 * p, 0x10)));
+    qh = vorrq_s8(qh, s8(bit_to(h, 2 * p + 1, 0x10)));
+  }
+  lo = sdot_lane<C % 4>(lo, ql, act[C / 4]);
+  hi = sdot_lane<C % 4>(hi, qh, act[2 + C / 4]);
 }
 
-void gemv8_q4_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
+template <bool kFifth>
+void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
+  constexpr int64_t kBytes = kFifth ? 1440 : 1184;
   float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* blk = g + b * 1184;
+    const uint8_t* blk = g + b * kBytes;
     const int8_t* qa = a.q + b * 256;
     const int16_t* bs = a.bsums + b * 16;
     for (int half = 0; half < 2; ++half) {
@@ -401,16 +395,15 @@ void gemv8_q4_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
       for (int p = 0; p < 4; ++p) {
         const int8x16_t act[4] = {vld1q_s8(qa + 64 * p), vld1q_s8(qa + 64 * p + 16), vld1q_s8(qa + 64 * p + 32),
                                   vld1q_s8(qa + 64 * p + 48)};
-        const uint8_t* slices = blk + 160 + 256 * p;
         int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
-        q4k_step<0>(slices, half, act, lo, hi);
-        q4k_step<1>(slices, half, act, lo, hi);
-        q4k_step<2>(slices, half, act, lo, hi);
-        q4k_step<3>(slices, half, act, lo, hi);
-        q4k_step<4>(slices, half, act, lo, hi);
-        q4k_step<5>(slices, half, act, lo, hi);
-        q4k_step<6>(slices, half, act, lo, hi);
-        q4k_step<7>(slices, half, act, lo, hi);
+        q45k_step<0, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<1, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<2, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<3, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<4, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<5, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<6, kFifth>(blk, p, half, act, lo, hi);
+        q45k_step<7, kFifth>(blk, p, half, act, lo, hi);
         int32x4_t sc[2][2];
         widen_u8(blk + 32 + 8 * (2 * p), sc[0][0], sc[0][1]);
         widen_u8(blk + 32 + 8 * (2 * p + 1), sc[1][0], sc[1][1]);
@@ -477,58 +470,6 @@ void gemv8_q6_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
       }
       const int32x4_t total = vsubq_s32(sumi, vshlq_n_s32(offset, 5));
       o[half] = vfmaq_f32(o[half], vcvtq_f32_s32(total), vmulq_n_f32(half4(blk + 8 * half), a.d[b]));
-    }
-  }
-  vst1q_f32(out, o[0]);
-  vst1q_f32(out + 4, o[1]);
-}
-
-// Q5_K group (1440 bytes per 256): Q4_K's 1184 bytes, then 8 slices of the rows' qh
-// bytes (bit m: the fifth bit of element 32m + 4c + i).
-template <int C>
-inline void q5k_step(const uint8_t* slices, const uint8_t* high, int half, int p, const int8x16_t* act, int32x4_t& lo,
-                     int32x4_t& hi) {
-  const uint8x16_t v = vld1q_u8(slices + 32 * C + 16 * half);
-  const uint8x16_t h = vld1q_u8(high + 32 * C + 16 * half);
-  lo = sdot_lane<C % 4>(lo, vorrq_s8(low_nibbles(v), s8(bit_to(h, 2 * p, 0x10))), act[C / 4]);
-  hi = sdot_lane<C % 4>(hi, vorrq_s8(high_nibbles(v), s8(bit_to(h, 2 * p + 1, 0x10))), act[2 + C / 4]);
-}
-
-void gemv8_q5_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
-  float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
-  for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* blk = g + b * 1440;
-    const int8_t* qa = a.q + b * 256;
-    const int16_t* bs = a.bsums + b * 16;
-    for (int half = 0; half < 2; ++half) {
-      int32x4_t sumi = vdupq_n_s32(0), summ = vdupq_n_s32(0);
-      for (int p = 0; p < 4; ++p) {
-        const int8x16_t act[4] = {vld1q_s8(qa + 64 * p), vld1q_s8(qa + 64 * p + 16), vld1q_s8(qa + 64 * p + 32),
-                                  vld1q_s8(qa + 64 * p + 48)};
-        const uint8_t* slices = blk + 160 + 256 * p;
-        const uint8_t* high = blk + 1184;
-        int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
-        q5k_step<0>(slices, high, half, p, act, lo, hi);
-        q5k_step<1>(slices, high, half, p, act, lo, hi);
-        q5k_step<2>(slices, high, half, p, act, lo, hi);
-        q5k_step<3>(slices, high, half, p, act, lo, hi);
-        q5k_step<4>(slices, high, half, p, act, lo, hi);
-        q5k_step<5>(slices, high, half, p, act, lo, hi);
-        q5k_step<6>(slices, high, half, p, act, lo, hi);
-        q5k_step<7>(slices, high, half, p, act, lo, hi);
-        int32x4_t sc[2][2];
-        widen_u8(blk + 32 + 8 * (2 * p), sc[0][0], sc[0][1]);
-        widen_u8(blk + 32 + 8 * (2 * p + 1), sc[1][0], sc[1][1]);
-        sumi = vmlaq_s32(vmlaq_s32(sumi, lo, sc[0][half]), hi, sc[1][half]);
-      }
-      for (int j = 0; j < 8; ++j) {
-        int32x4_t m[2];
-        widen_u8(blk + 96 + 8 * j, m[0], m[1]);
-        summ = vmlaq_n_s32(summ, m[half], bs[2 * j] + bs[2 * j + 1]);
-      }
-      const float32x4_t t = vfmsq_f32(vmulq_f32(half4(blk + 8 * half), vcvtq_f32_s32(sumi)),
-                                      half4(blk + 16 + 8 * half), vcvtq_f32_s32(summ));
-      o[half] = vfmaq_n_f32(o[half], t, a.d[b]);
     }
   }
   vst1q_f32(out, o[0]);
@@ -618,8 +559,8 @@ const QDotTable& dotprod_qdot_table() {
     t.q8_0 = dot_q8_0;
     t.q2_k = dot_q2_k;
     t.q3_k = dot_q3_k;
-    t.q4_k = dot_q4_k;
-    t.q5_k = dot_q5_k;
+    t.q4_k = dot_q45_k<BlockQ4_K, false>;
+    t.q5_k = dot_q45_k<BlockQ5_K, true>;
     t.q6_k = dot_q6_k;
     t.gemv8_q4_0 = LegacyGroup<false, false>::gemv8;
     t.gemv8_q4_1 = LegacyGroup<false, true>::gemv8;
@@ -628,8 +569,8 @@ const QDotTable& dotprod_qdot_table() {
     t.gemv8_q8_0 = gemv8_q8_0;
     t.gemv8_q2_k = gemv8_q23_k<false>;
     t.gemv8_q3_k = gemv8_q23_k<true>;
-    t.gemv8_q4_k = gemv8_q4_k;
-    t.gemv8_q5_k = gemv8_q5_k;
+    t.gemv8_q4_k = gemv8_q45_k<false>;
+    t.gemv8_q5_k = gemv8_q45_k<true>;
     t.gemv8_q6_k = gemv8_q6_k;
     return t;
   }();

@@ -7,6 +7,7 @@
 // gemm8_impl.h and gemv8_*avx2.cpp, so the results equal the 8-row kernels' bit for bit.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/qdot.h"
@@ -77,6 +78,19 @@ inline void prefetch_ahead(const uint8_t* b0, const uint8_t* b1) {
   }
 }
 
+// The zero-point term -zero * (sum of a block's activation quants) of tokens t < NT for
+// blocks [b, b + nb) as int32, so a block's integer accumulators start from it instead of
+// a float subtraction per token and block. Exact: the sums are integers, and the
+// accumulators stay far inside float's 24-bit integers, so the result is bit for bit the
+// float subtraction's.
+constexpr int64_t kZeroChunk = 64;  // blocks per table
+template <int NT>
+inline void zero_terms(const ActRow* a, int64_t b, int64_t nb, float zero, int32_t (&out)[NT][kZeroChunk]) {
+  for (int t = 0; t < NT; ++t) {
+    for (int64_t j = 0; j < nb; ++j) out[t][j] = static_cast<int32_t>(-zero * a[t].sum[b + j]);
+  }
+}
+
 template <int NT>
 inline void store16(const __m512 (&acc)[NT], float* out, int64_t stride) {
   for (int t = 0; t < NT; ++t) _mm512_storeu_ps(out + t * stride, acc[t]);
@@ -94,14 +108,27 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  alignas(64) int32_t zero[NT][kZeroChunk];
   for (int64_t b = 0; b < n / 32; ++b) {
+    if constexpr (!kMin) {
+      if (b % kZeroChunk == 0) zero_terms<NT>(a, b, std::min(kZeroChunk, n / 32 - b), kZero, zero);
+    }
     const uint8_t* b0 = g0 + b * kBytes;
     const uint8_t* b1 = g1 + b * kBytes;
     prefetch_ahead<kBytes>(b0, b1);
     __m512i hb = _mm512_setzero_si512();
     if constexpr (kFifthBit) hb = both256(b0, b1, kHigh);
-    __m512i isum[NT];
-    for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
+    // Two accumulator chains per token (low and high nibbles): one chain of eight dependent
+    // vpdpbusd per block was bound by their latency, not by the two-per-cycle throughput.
+    __m512i isum[NT], isum_hi[NT];
+    for (int t = 0; t < NT; ++t) {
+      if constexpr (kMin) {
+        isum[t] = _mm512_setzero_si512();
+      } else {
+        isum[t] = _mm512_set1_epi32(zero[t][b % kZeroChunk]);
+      }
+      isum_hi[t] = _mm512_setzero_si512();
+    }
     for (int c = 0; c < 4; ++c) {
       const __m512i bytes = both256(b0, b1, kSlices + 32 * c);
       __m512i lo = _mm512_and_si512(bytes, low4);
@@ -113,9 +140,10 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
       }
       for (int t = 0; t < NT; ++t) {
         isum[t] = _mm512_dpbusd_epi32(isum[t], lo, bcast4z(a[t].q + b * 32 + 4 * c));
-        isum[t] = _mm512_dpbusd_epi32(isum[t], hi, bcast4z(a[t].q + b * 32 + 16 + 4 * c));
+        isum_hi[t] = _mm512_dpbusd_epi32(isum_hi[t], hi, bcast4z(a[t].q + b * 32 + 16 + 4 * c));
       }
     }
+    for (int t = 0; t < NT; ++t) isum[t] = _mm512_add_epi32(isum[t], isum_hi[t]);
     const __m512 dw = both_half8(b0, b1);
     for (int t = 0; t < NT; ++t) {
       const __m512 da = _mm512_set1_ps(a[t].d[b]);
@@ -123,8 +151,7 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
         acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[t]), acc[t]);
         acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(both_half8(b0 + 16, b1 + 16), da), _mm512_set1_ps(a[t].sum[b]), acc[t]);
       } else {
-        const __m512 dot = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(kZero * a[t].sum[b]));
-        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), dot, acc[t]);
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[t]), acc[t]);
       }
     }
   }
@@ -135,21 +162,31 @@ void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  alignas(64) int32_t zero[NT][kZeroChunk];
   for (int64_t b = 0; b < n / 32; ++b) {
+    if (b % kZeroChunk == 0) zero_terms<NT>(a, b, std::min(kZeroChunk, n / 32 - b), 128.0f, zero);
     const uint8_t* b0 = g0 + b * 272;
     const uint8_t* b1 = g1 + b * 272;
     prefetch_ahead<272>(b0, b1);
-    __m512i isum[NT];
-    for (int t = 0; t < NT; ++t) isum[t] = _mm512_setzero_si512();
-    for (int c = 0; c < 8; ++c) {
-      // Signed weights as unsigned w + 128; 128 * sum(a) comes off below.
-      const __m512i w = _mm512_xor_si512(both256(b0, b1, 16 + 32 * c), bias);
-      for (int t = 0; t < NT; ++t) isum[t] = _mm512_dpbusd_epi32(isum[t], w, bcast4z(a[t].q + b * 32 + 4 * c));
+    // Two accumulator chains per token (even and odd slices), as in legacy_t.
+    __m512i isum[NT], isum_odd[NT];
+    for (int t = 0; t < NT; ++t) {
+      isum[t] = _mm512_set1_epi32(zero[t][b % kZeroChunk]);
+      isum_odd[t] = _mm512_setzero_si512();
     }
+    for (int c = 0; c < 8; c += 2) {
+      // Signed weights as unsigned w + 128; 128 * sum(a) is the accumulators' start.
+      const __m512i w0 = _mm512_xor_si512(both256(b0, b1, 16 + 32 * c), bias);
+      const __m512i w1 = _mm512_xor_si512(both256(b0, b1, 48 + 32 * c), bias);
+      for (int t = 0; t < NT; ++t) {
+        isum[t] = _mm512_dpbusd_epi32(isum[t], w0, bcast4z(a[t].q + b * 32 + 4 * c));
+        isum_odd[t] = _mm512_dpbusd_epi32(isum_odd[t], w1, bcast4z(a[t].q + b * 32 + 4 * c + 4));
+      }
+    }
+    for (int t = 0; t < NT; ++t) isum[t] = _mm512_add_epi32(isum[t], isum_odd[t]);
     const __m512 dw = both_half8(b0, b1);
     for (int t = 0; t < NT; ++t) {
-      const __m512 dot = _mm512_sub_ps(_mm512_cvtepi32_ps(isum[t]), _mm512_set1_ps(128.0f * a[t].sum[b]));
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), dot, acc[t]);
+      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(isum[t]), acc[t]);
     }
   }
   store16<NT>(acc, out, stride);

@@ -26,6 +26,9 @@ struct KernelTable {
   // y[i] = exp(x[i] - m), returning sum_i y[i] (softmax numerators and their sum). SIMD
   // versions are within a few ulp of std::exp; arguments below ln(FLT_MIN) may give 0.
   float (*exp_sub_sum_f32)(const float* x, float m, float* y, int64_t n);
+  // out[i] = silu(gate[i]) * up[i] = gate[i] / (1 + exp(-gate[i])) * up[i] (the SwiGLU
+  // feed-forward's activation), with the exp of exp_sub_sum_f32.
+  void (*swiglu_f32)(const float* gate, const float* up, float* out, int64_t n);
   // c[i * ldc + j] += sum_{t < k} a[i * lda + t] * b[t * ldb + j] for i < 4, j < n: four
   // rows of weights (attention probabilities) times k rows of b (values), accumulated in
   // registers across the k rows.

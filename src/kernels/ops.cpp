@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "base/error.h"
+#include "kernels/kernels.h"
 #include "quant/quant.h"
 
 namespace frugal {
@@ -16,10 +17,7 @@ void rms_norm_row(const float* x, const float* weight, float eps, int64_t n, flo
 }
 
 void swiglu_row(const float* gate, const float* up, int64_t n, float* out) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float g = gate[i];
-    out[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  kernels().swiglu_f32(gate, up, out, n);
 }
 
 void rope_row(float* x, int n_heads, int head_dim, int32_t position, const RopeParams& p) {

@@ -72,6 +72,13 @@ float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
   return sum;
 }
 
+void swiglu_f32(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
 void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
                        int64_t n) {
   for (int i = 0; i < 4; ++i) {
@@ -101,6 +108,7 @@ const KernelTable& scalar_kernels() {
                                  axpy_f32,          axpy_f16_f32,
                                  dot_q8_0_f32,      axpy_q8_0_f32,
                                  scale_f32,         exp_sub_sum_f32,
+                                 swiglu_f32,
                                  weighted_sum4_f32,
                                  dot4<float, dot_f32>,
                                  dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>,

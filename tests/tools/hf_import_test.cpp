@@ -43,6 +43,9 @@ std::vector<float> logits_of(const std::string& path, const std::vector<TokenId>
   auto model = Model::load(path, *backend);
   SessionConfig sc;
   sc.n_ctx = 64;
+  // An F32 cache: rounding keys and values to F16 turns last-bit differences between two
+  // equivalent models (the order of float operations) into F16 ulps (1e-3 in the logits).
+  sc.kv_type = TensorType::F32;
   Session s(*model, sc);
   const auto l = s.eval(prompt);
   return {l.begin(), l.end()};

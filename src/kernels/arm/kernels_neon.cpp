@@ -122,6 +122,21 @@ inline float32x4_t exp_ps(float32x4_t x) {
   return vreinterpretq_f32_u32(vbicq_u32(vreinterpretq_u32_f32(e), underflow));
 }
 
+void swiglu_f32(const float* gate, const float* up, float* out, int64_t n) {
+  auto silu_times = [](float32x4_t g, float32x4_t u) {
+    const float32x4_t e = exp_ps(vnegq_f32(g));
+    return vmulq_f32(vdivq_f32(g, vaddq_f32(vdupq_n_f32(1.0f), e)), u);
+  };
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) vst1q_f32(out + i, silu_times(vld1q_f32(gate + i), vld1q_f32(up + i)));
+  if (i < n) {  // the tail through one padded vector, so it gets the same exp
+    float g[4] = {}, u[4] = {}, o[4];
+    for (int64_t j = i; j < n; ++j) g[j - i] = gate[j], u[j - i] = up[j];
+    vst1q_f32(o, silu_times(vld1q_f32(g), vld1q_f32(u)));
+    for (int64_t j = i; j < n; ++j) out[j] = o[j - i];
+  }
+}
+
 float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
   float32x4_t acc = vdupq_n_f32(0.0f);
   int64_t i = 0;
@@ -244,7 +259,7 @@ void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, 
 
 const KernelTable& neon_kernel_table() {
   static const KernelTable table{"neon",        dot_f32,       dot_f16_f32,   dot_bf16_f32, axpy_f32,
-                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, weighted_sum4_f32, dot4_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot4x4_f32,    dot4x4_f16_f32, dot4x4_bf16_f32};
   return table;
 }

@@ -164,6 +164,22 @@ float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
   return sum;
 }
 
+void swiglu_f32(const float* gate, const float* up, float* out, int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  auto silu_times = [&](__m256 g, __m256 u) {
+    const __m256 e = exp_ps(_mm256_sub_ps(_mm256_setzero_ps(), g));
+    return _mm256_mul_ps(_mm256_div_ps(g, _mm256_add_ps(one, e)), u);
+  };
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(out + i, silu_times(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+  if (i < n) {  // the tail through one padded vector, so it gets the same exp
+    alignas(32) float g[8] = {}, u[8] = {}, o[8];
+    for (int64_t j = i; j < n; ++j) g[j - i] = gate[j], u[j - i] = up[j];
+    _mm256_store_ps(o, silu_times(_mm256_load_ps(g), _mm256_load_ps(u)));
+    for (int64_t j = i; j < n; ++j) out[j] = o[j - i];
+  }
+}
+
 // weighted_sum4 over V vectors of 8 columns: 4 x V accumulators stay in registers for all
 // k rows of b.
 template <int V>
@@ -247,7 +263,7 @@ void dot4x4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float
 
 const KernelTable& avx2_kernel_table() {
   static const KernelTable table{"avx2",        dot_f32,       dot_f16_f32, dot_bf16_f32, axpy_f32,
-                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  exp_sub_sum_f32, weighted_sum4_f32, dot4_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot4x4<float, dot4_f32>,
                                  dot4x4<uint16_t, dot4_f16_f32>, dot4x4<uint16_t, dot4_bf16_f32>};
   return table;

@@ -91,10 +91,12 @@ void Sampler::accept(int32_t token) {
   }
 }
 
+bool Sampler::has_penalties() const {
+  return config_.repeat_penalty != 1.0f || config_.presence_penalty != 0.0f || config_.frequency_penalty != 0.0f;
+}
+
 void Sampler::apply_penalties() {
-  const bool any = config_.repeat_penalty != 1.0f || config_.presence_penalty != 0.0f ||
-                   config_.frequency_penalty != 0.0f;
-  if (!any) return;
+  if (!has_penalties()) return;
   for (const auto& [id, count] : counts_) {
     if (id < 0 || id >= n_vocab_) continue;
     float& l = candidates_[static_cast<size_t>(id)].logit;
@@ -107,6 +109,14 @@ void Sampler::apply_penalties() {
 int32_t Sampler::sample(std::span<const float> logits) {
   if (logits.size() != static_cast<size_t>(n_vocab_)) {
     fail("sampler: got {} logits for a vocabulary of {}", logits.size(), n_vocab_);
+  }
+  if (config_.temperature <= 0.0f && !has_penalties()) {
+    // Greedy: the largest logit, the lowest id among equals (as the sorted path below).
+    size_t best = 0;
+    for (size_t i = 1; i < logits.size(); ++i) {
+      if (logits[i] > logits[best]) best = i;
+    }
+    return static_cast<int32_t>(best);
   }
   candidates_.clear();
   for (int32_t i = 0; i < n_vocab_; ++i) candidates_.push_back({i, logits[static_cast<size_t>(i)], 0.0f});

@@ -61,6 +61,7 @@ class Sampler {
     float logit;
     float p;
   };
+  bool has_penalties() const;
   void apply_penalties();
 
   SamplerConfig config_;

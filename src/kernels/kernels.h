@@ -47,6 +47,13 @@ struct KernelTable {
                          float* out);
   void (*dot4x4_bf16_f32)(const uint16_t* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n,
                           float* out);
+  // The same for six weight rows: out[t * 6 + r] for r < 6, t < 4 (the float matmul's tile:
+  // each activation load feeds six multiply-adds).
+  void (*dot6x4_f32)(const float* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n, float* out);
+  void (*dot6x4_f16_f32)(const uint16_t* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n,
+                         float* out);
+  void (*dot6x4_bf16_f32)(const uint16_t* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n,
+                          float* out);
 };
 
 const KernelTable& scalar_kernels();

@@ -11,16 +11,18 @@ namespace frugal {
 namespace {
 
 // Rows [r0, r1) of a float weight matrix against every token. Rows go in blocks of
-// kRowBlock and, within a block, four tokens at a time meet every row of the block: the
-// four activation rows stay in L1 while the block's weight rows (a few KiB each) come from
-// L2, so each activation row is read from memory once per block of rows, not once per row.
+// kRowBlock and, within a block, four tokens at a time meet every row of the block (six
+// rows per tile, then four, then one): the four activation rows stay in L1 while the
+// block's weight rows (a few KiB each) come from L2, so each activation row is read from
+// memory once per block of rows, not once per row.
 template <typename T>
 void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float* x, int64_t x_stride,
                              int64_t n_tokens, float* y, int64_t y_stride, int64_t cols, int64_t r0, int64_t r1,
                              float (*dot)(const T*, const float*, int64_t),
                              void (*dot4)(const T*, const float*, int64_t, int64_t, float*),
-                             void (*dot4x4)(const T*, int64_t, const float*, int64_t, int64_t, float*)) {
-  constexpr int64_t kRowBlock = 16;
+                             void (*dot4x4)(const T*, int64_t, const float*, int64_t, int64_t, float*),
+                             void (*dot6x4)(const T*, int64_t, const float*, int64_t, int64_t, float*)) {
+  constexpr int64_t kRowBlock = 24;
   const auto row = [&](int64_t r) { return reinterpret_cast<const T*>(data + static_cast<size_t>(r) * row_bytes); };
   // row_bytes 0: one dequantized row in scratch stands for the row range (no 4-row tiles).
   const auto row_stride = static_cast<int64_t>(row_bytes / sizeof(T));
@@ -35,6 +37,13 @@ void float_rows_times_tokens(const uint8_t* data, size_t row_bytes, const float*
       int64_t t = tb;
       for (; t + 4 <= te; t += 4) {
         int64_t r = rb;
+        for (; row_stride > 0 && r + 6 <= re; r += 6) {
+          float out[24];
+          dot6x4(row(r), row_stride, x + t * x_stride, x_stride, cols, out);
+          for (int i = 0; i < 4; ++i) {
+            for (int j = 0; j < 6; ++j) y[(t + i) * y_stride + r + j] = out[i * 6 + j];
+          }
+        }
         for (; row_stride > 0 && r + 4 <= re; r += 4) {
           float out[16];
           dot4x4(row(r), row_stride, x + t * x_stride, x_stride, cols, out);
@@ -63,22 +72,23 @@ void matmul_rows(const WeightMatrix& w, const float* x, int64_t x_stride, int64_
   switch (w.type) {
     case TensorType::F32:
       float_rows_times_tokens<float>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
-                                     k.dot_f32, k.dot4_f32, k.dot4x4_f32);
+                                     k.dot_f32, k.dot4_f32, k.dot4x4_f32, k.dot6x4_f32);
       return;
     case TensorType::F16:
       float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
-                                        k.dot_f16_f32, k.dot4_f16_f32, k.dot4x4_f16_f32);
+                                        k.dot_f16_f32, k.dot4_f16_f32, k.dot4x4_f16_f32, k.dot6x4_f16_f32);
       return;
     case TensorType::BF16:
       float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
-                                        k.dot_bf16_f32, k.dot4_bf16_f32, k.dot4x4_bf16_f32);
+                                        k.dot_bf16_f32, k.dot4_bf16_f32, k.dot4x4_bf16_f32, k.dot6x4_bf16_f32);
       return;
     default:
       // Other types: each row dequantized once into the scratch row, then every token.
       for (int64_t r = r0; r < r1; ++r) {
         row_to_float(w.type, w.data + static_cast<size_t>(r) * w.row_bytes, scratch, w.cols);
         float_rows_times_tokens<float>(reinterpret_cast<const uint8_t*>(scratch), 0, x, x_stride, n_tokens,
-                                       y, y_stride, w.cols, r, r + 1, k.dot_f32, k.dot4_f32, k.dot4x4_f32);
+                                       y, y_stride, w.cols, r, r + 1, k.dot_f32, k.dot4_f32, k.dot4x4_f32,
+                                       k.dot6x4_f32);
       }
       return;
   }

@@ -93,10 +93,11 @@ void dot4(const T* a, const float* b, int64_t b_stride, int64_t n, float* out) {
   for (int t = 0; t < 4; ++t) out[t] = Dot(a, b + t * b_stride, n);
 }
 
-template <typename T, float (*Dot)(const T*, const float*, int64_t)>
-void dot4x4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
-  for (int r = 0; r < 4; ++r) {
-    for (int t = 0; t < 4; ++t) out[t * 4 + r] = Dot(a + r * as, b + t * bs, n);
+// R weight rows x 4 activation rows: out[t * R + r].
+template <int R, typename T, float (*Dot)(const T*, const float*, int64_t)>
+void dot_rx4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  for (int r = 0; r < R; ++r) {
+    for (int t = 0; t < 4; ++t) out[t * R + r] = Dot(a + r * as, b + t * bs, n);
   }
 }
 
@@ -112,8 +113,10 @@ const KernelTable& scalar_kernels() {
                                  weighted_sum4_f32,
                                  dot4<float, dot_f32>,
                                  dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>,
-                                 dot4x4<float, dot_f32>, dot4x4<uint16_t, dot_f16_f32>,
-                                 dot4x4<uint16_t, dot_bf16_f32>};
+                                 dot_rx4<4, float, dot_f32>, dot_rx4<4, uint16_t, dot_f16_f32>,
+                                 dot_rx4<4, uint16_t, dot_bf16_f32>,
+                                 dot_rx4<6, float, dot_f32>, dot_rx4<6, uint16_t, dot_f16_f32>,
+                                 dot_rx4<6, uint16_t, dot_bf16_f32>};
   return table;
 }
 

@@ -101,37 +101,40 @@ TEST(Kernels, SimdMatchesScalarReference) {
           expect_close_sum(got[t], want[t], m, n);
         }
       }
-      // Four weight rows (a and three more, strided apart) against the four activation rows.
+      // Four and six weight rows (a and more, strided apart) against the four activation rows.
       const int64_t a_stride = n + 5;
-      std::vector<float> a4(static_cast<size_t>(4 * a_stride));
-      for (auto& v : a4) v = std::normal_distribution<float>(0.0f, 1.0f)(rng);
-      std::copy(a.begin(), a.end(), a4.begin());
-      std::vector<uint16_t> h4(a4.size()), bf4(a4.size());
-      for (size_t i = 0; i < a4.size(); ++i) {
-        h4[i] = fp32_to_fp16(a4[i]);
-        bf4[i] = fp32_to_bf16(a4[i]);
+      std::vector<float> a6(static_cast<size_t>(6 * a_stride));
+      for (auto& v : a6) v = std::normal_distribution<float>(0.0f, 1.0f)(rng);
+      std::copy(a.begin(), a.end(), a6.begin());
+      std::vector<uint16_t> h6(a6.size()), bf6(a6.size());
+      for (size_t i = 0; i < a6.size(); ++i) {
+        h6[i] = fp32_to_fp16(a6[i]);
+        bf6[i] = fp32_to_bf16(a6[i]);
       }
-      for (int kind = 0; kind < 3; ++kind) {
-        float got16[16], want16[16];
-        if (kind == 0) {
-          simd->dot4x4_f32(a4.data(), a_stride, b4.data(), stride, n, got16);
-          ref.dot4x4_f32(a4.data(), a_stride, b4.data(), stride, n, want16);
-        } else if (kind == 1) {
-          simd->dot4x4_f16_f32(h4.data(), a_stride, b4.data(), stride, n, got16);
-          ref.dot4x4_f16_f32(h4.data(), a_stride, b4.data(), stride, n, want16);
-        } else {
-          simd->dot4x4_bf16_f32(bf4.data(), a_stride, b4.data(), stride, n, got16);
-          ref.dot4x4_bf16_f32(bf4.data(), a_stride, b4.data(), stride, n, want16);
-        }
-        for (int t = 0; t < 4; ++t) {
-          for (int r = 0; r < 4; ++r) {
-            float m = 0.0f;
-            for (int64_t i = 0; i < n; ++i) {
-              m += std::fabs(a4[static_cast<size_t>(r * a_stride + i)] * b4[static_cast<size_t>(t * stride + i)]);
+      for (const int rows : {4, 6}) {
+        for (int kind = 0; kind < 3; ++kind) {
+          float got24[24], want24[24];
+          const bool six = rows == 6;
+          if (kind == 0) {
+            (six ? simd->dot6x4_f32 : simd->dot4x4_f32)(a6.data(), a_stride, b4.data(), stride, n, got24);
+            (six ? ref.dot6x4_f32 : ref.dot4x4_f32)(a6.data(), a_stride, b4.data(), stride, n, want24);
+          } else if (kind == 1) {
+            (six ? simd->dot6x4_f16_f32 : simd->dot4x4_f16_f32)(h6.data(), a_stride, b4.data(), stride, n, got24);
+            (six ? ref.dot6x4_f16_f32 : ref.dot4x4_f16_f32)(h6.data(), a_stride, b4.data(), stride, n, want24);
+          } else {
+            (six ? simd->dot6x4_bf16_f32 : simd->dot4x4_bf16_f32)(bf6.data(), a_stride, b4.data(), stride, n, got24);
+            (six ? ref.dot6x4_bf16_f32 : ref.dot4x4_bf16_f32)(bf6.data(), a_stride, b4.data(), stride, n, want24);
+          }
+          for (int t = 0; t < 4; ++t) {
+            for (int r = 0; r < rows; ++r) {
+              float m = 0.0f;
+              for (int64_t i = 0; i < n; ++i) {
+                m += std::fabs(a6[static_cast<size_t>(r * a_stride + i)] * b4[static_cast<size_t>(t * stride + i)]);
+              }
+              SCOPED_TRACE("dot" + std::to_string(rows) + "x4 kind " + std::to_string(kind) + " row " +
+                           std::to_string(r) + " token " + std::to_string(t));
+              expect_close_sum(got24[t * rows + r], want24[t * rows + r], m, n);
             }
-            SCOPED_TRACE("dot4x4 kind " + std::to_string(kind) + " row " + std::to_string(r) + " token " +
-                         std::to_string(t));
-            expect_close_sum(got16[t * 4 + r], want16[t * 4 + r], m, n);
           }
         }
       }
@@ -266,8 +269,9 @@ TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
   for (TensorType type : types) {
     SCOPED_TRACE(std::string(type_name(type)));
     // 70 tokens: a block of 64 and one of 6 (float weights go in token blocks of at most
-    // 64), each with 4-token tiles and tokens left alone; 19 rows: 4-row tiles and a tail.
-    const int64_t cols = 512, rows = 19, tokens = 70;
+    // 64), each with 4-token tiles and tokens left alone; 29 rows: a block of 24 in 6-row
+    // tiles, then one of 5 (a 4-row tile and a row alone).
+    const int64_t cols = 512, rows = 29, tokens = 70;
     const size_t rb = row_bytes(type, cols);
     std::vector<uint8_t> w(rb * rows);
     std::vector<float> deq(static_cast<size_t>(rows * cols));

@@ -220,39 +220,44 @@ void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, flo
   dot4_impl(a, b, bs, n, out, load_bf16, bf16_scalar);
 }
 
-// Four weight rows against four activation rows: 16 accumulators, 4 weight vectors and one
-// activation vector at a time fit AArch64's 32 vector registers.
-template <typename T, typename Load, typename Scalar>
-void dot4x4_impl(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out, Load load, Scalar scalar) {
-  float32x4_t s[4][4];
+// R weight rows against four activation rows: 4R accumulators, R weight vectors and one
+// activation vector at a time fit AArch64's 32 vector registers for R up to 6.
+template <int R, typename T, typename Load, typename Scalar>
+void dot_rx4_impl(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out, Load load,
+                  Scalar scalar) {
+  float32x4_t s[4][R];
   for (auto& row : s) {
     for (auto& v : row) v = vdupq_n_f32(0.0f);
   }
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
-    const float32x4_t w[4] = {load(a + i), load(a + as + i), load(a + 2 * as + i), load(a + 3 * as + i)};
+    float32x4_t w[R];
+    for (int r = 0; r < R; ++r) w[r] = load(a + r * as + i);
     for (int t = 0; t < 4; ++t) {
       const float32x4_t x = vld1q_f32(b + t * bs + i);
-      for (int r = 0; r < 4; ++r) s[t][r] = vfmaq_f32(s[t][r], w[r], x);
+      for (int r = 0; r < R; ++r) s[t][r] = vfmaq_f32(s[t][r], w[r], x);
     }
   }
   for (int t = 0; t < 4; ++t) {
-    for (int r = 0; r < 4; ++r) {
+    for (int r = 0; r < R; ++r) {
       float sum = vaddvq_f32(s[t][r]);
       for (int64_t k = i; k < n; ++k) sum += scalar(a[r * as + k]) * b[t * bs + k];
-      out[t * 4 + r] = sum;
+      out[t * R + r] = sum;
     }
   }
 }
 
-void dot4x4_f32(const float* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
-  dot4x4_impl(a, as, b, bs, n, out, load_f32, identity);
+template <int R>
+void dot_rx4_f32(const float* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot_rx4_impl<R>(a, as, b, bs, n, out, load_f32, identity);
 }
-void dot4x4_f16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
-  dot4x4_impl(a, as, b, bs, n, out, load_f16, f16_scalar);
+template <int R>
+void dot_rx4_f16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot_rx4_impl<R>(a, as, b, bs, n, out, load_f16, f16_scalar);
 }
-void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
-  dot4x4_impl(a, as, b, bs, n, out, load_bf16, bf16_scalar);
+template <int R>
+void dot_rx4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  dot_rx4_impl<R>(a, as, b, bs, n, out, load_bf16, bf16_scalar);
 }
 
 }  // namespace
@@ -260,7 +265,8 @@ void dot4x4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs, 
 const KernelTable& neon_kernel_table() {
   static const KernelTable table{"neon",        dot_f32,       dot_f16_f32,   dot_bf16_f32, axpy_f32,
                                  axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
-                                 dot4_f16_f32,  dot4_bf16_f32, dot4x4_f32,    dot4x4_f16_f32, dot4x4_bf16_f32};
+                                 dot4_f16_f32,  dot4_bf16_f32, dot_rx4_f32<4>, dot_rx4_f16_f32<4>, dot_rx4_bf16_f32<4>,
+                                 dot_rx4_f32<6>, dot_rx4_f16_f32<6>, dot_rx4_bf16_f32<6>};
   return table;
 }
 

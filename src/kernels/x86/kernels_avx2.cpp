@@ -249,13 +249,13 @@ void dot4_bf16_f32(const uint16_t* a, const float* b, int64_t bs, int64_t n, flo
   dot4_body(a, b, bs, n, out, load_bf16, bf16_scalar);
 }
 
-// 16 ymm registers cannot hold a 4 x 4 tile of accumulators: one dot4 per weight row.
-template <typename T, void (*Dot4)(const T*, const float*, int64_t, int64_t, float*)>
-void dot4x4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
-  for (int r = 0; r < 4; ++r) {
+// 16 ymm registers cannot hold an R x 4 tile of accumulators: one dot4 per weight row.
+template <int R, typename T, void (*Dot4)(const T*, const float*, int64_t, int64_t, float*)>
+void dot_rx4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float* out) {
+  for (int r = 0; r < R; ++r) {
     float o[4];
     Dot4(a + r * as, b, bs, n, o);
-    for (int t = 0; t < 4; ++t) out[t * 4 + r] = o[t];
+    for (int t = 0; t < 4; ++t) out[t * R + r] = o[t];
   }
 }
 
@@ -264,8 +264,10 @@ void dot4x4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, float
 const KernelTable& avx2_kernel_table() {
   static const KernelTable table{"avx2",        dot_f32,       dot_f16_f32, dot_bf16_f32, axpy_f32,
                                  axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
-                                 dot4_f16_f32,  dot4_bf16_f32, dot4x4<float, dot4_f32>,
-                                 dot4x4<uint16_t, dot4_f16_f32>, dot4x4<uint16_t, dot4_bf16_f32>};
+                                 dot4_f16_f32,  dot4_bf16_f32, dot_rx4<4, float, dot4_f32>,
+                                 dot_rx4<4, uint16_t, dot4_f16_f32>, dot_rx4<4, uint16_t, dot4_bf16_f32>,
+                                 dot_rx4<6, float, dot4_f32>, dot_rx4<6, uint16_t, dot4_f16_f32>,
+                                 dot_rx4<6, uint16_t, dot4_bf16_f32>};
   return table;
 }
 

@@ -194,11 +194,11 @@ class CpuBackend final : public Backend {
     o.set_rows(in.rows());
     ++o.version;
     const uint8_t* act = has_qdot(w.type) ? quantized_activations(in, act_format(w.type)) : nullptr;
-    // Chunks of whole 16-row blocks: each thread's output writes stay on their own cache
-    // lines, and repacked 8-row groups are never split.
-    const int64_t blocks = (w.rows + 15) / 16;
+    // Chunks of whole 32-row blocks: each thread's output writes stay on their own cache
+    // lines, repacked 8-row groups are never split, and the 32-row kernels get whole blocks.
+    const int64_t blocks = (w.rows + 31) / 32;
     const int64_t chunks = std::min<int64_t>(blocks, 4 * pool_.size());
-    const int64_t per = (blocks + chunks - 1) / chunks * 16;
+    const int64_t per = (blocks + chunks - 1) / chunks * 32;
     parallel(w.rows * w.cols * in.rows(), (w.rows + per - 1) / per, [&](size_t chunk, int thread) {
       const int64_t r0 = static_cast<int64_t>(chunk) * per;
       const int64_t r1 = std::min(w.rows, r0 + per);

@@ -112,9 +112,19 @@ void matmul_rows_quantized(const WeightMatrix& w, const uint8_t* act, size_t act
       // From 4 tokens on: with fewer, the 512-bit kernels measured slower than the 8-row ones
       // (a single decode token ran at half speed), while prefill and batched decode gain 2x.
       const Gemm16Fn gemm16 = nt >= 4 ? qdot().gemm16(w.type) : nullptr;
+      // Four groups (32 rows) per pass where the ISA has such kernels: each activation load
+      // then feeds two 16-row products.
+      const Gemm32Fn gemm32 = nt >= 4 ? qdot().gemm32(w.type) : nullptr;
       for (int64_t g = r0 / 8; g < r1 / 8; ++g) {
         const uint8_t* group = w.packed + static_cast<size_t>(g) * w.group_bytes;
-        if (gemm16 != nullptr && g + 1 < r1 / 8) {
+        if (gemm32 != nullptr && g + 3 < r1 / 8) {
+          for (int64_t t = 0; t < nt; t += kMaxGemm32Tokens) {
+            const int n_here = static_cast<int>(std::min<int64_t>(kMaxGemm32Tokens, nt - t));
+            gemm32(group, static_cast<int64_t>(w.group_bytes), rows + t, n_here, w.cols,
+                   y + (t0 + t) * y_stride + 8 * g, y_stride);
+          }
+          g += 3;
+        } else if (gemm16 != nullptr && g + 1 < r1 / 8) {
           // Two adjacent groups (16 rows) per pass where the ISA has 512-bit kernels.
           for (int64_t t = 0; t < nt; t += kMaxGemm16Tokens) {
             const int n_here = static_cast<int>(std::min<int64_t>(kMaxGemm16Tokens, nt - t));

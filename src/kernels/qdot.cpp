@@ -115,6 +115,17 @@ Gemm16Fn QDotTable::gemm16(TensorType t) const {
   }
 }
 
+Gemm32Fn QDotTable::gemm32(TensorType t) const {
+  switch (t) {
+    case TensorType::Q4_0: return gemm32_q4_0;
+    case TensorType::Q4_1: return gemm32_q4_1;
+    case TensorType::Q5_0: return gemm32_q5_0;
+    case TensorType::Q5_1: return gemm32_q5_1;
+    case TensorType::Q8_0: return gemm32_q8_0;
+    default: return nullptr;
+  }
+}
+
 #if defined(__x86_64__)
 const QDotTable& avx2_qdot_table();    // kernels/x86/qdot_avx2.cpp
 const QDotTable& avx512_qdot_table();  // kernels/x86/qdot_avx512.cpp

@@ -52,6 +52,12 @@ using Gemm8Fn = void (*)(const uint8_t* group, const ActRow* a, int nt, int64_t 
 constexpr int kMaxGemm16Tokens = 8;
 using Gemm16Fn = void (*)(const uint8_t* group0, const uint8_t* group1, const ActRow* a, int nt, int64_t n, float* out,
                           int64_t out_stride);
+// The same over four adjacent repacked groups (32 rows; group i at group0 + i * group_bytes):
+// up to kMaxGemm32Tokens activation rows, out[t * out_stride + r] for r < 32. Each activation
+// load feeds twice the products of a Gemm16Fn's.
+constexpr int kMaxGemm32Tokens = 4;
+using Gemm32Fn = void (*)(const uint8_t* group0, int64_t group_bytes, const ActRow* a, int nt, int64_t n, float* out,
+                          int64_t out_stride);
 
 struct QDotTable {
   const char* isa;
@@ -65,11 +71,14 @@ struct QDotTable {
   Gemm16Fn gemm16_q4_0 = nullptr, gemm16_q4_1 = nullptr, gemm16_q5_0 = nullptr, gemm16_q5_1 = nullptr,
            gemm16_q8_0 = nullptr, gemm16_q2_k = nullptr, gemm16_q3_k = nullptr, gemm16_q4_k = nullptr,
            gemm16_q5_k = nullptr, gemm16_q6_k = nullptr;
+  Gemm32Fn gemm32_q4_0 = nullptr, gemm32_q4_1 = nullptr, gemm32_q5_0 = nullptr, gemm32_q5_1 = nullptr,
+           gemm32_q8_0 = nullptr;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;
   Gemm8Fn gemm8(TensorType weight_type) const;  // nullptr when this ISA has none for the type
   Gemm16Fn gemm16(TensorType weight_type) const;  // nullptr when this ISA has none for the type
+  Gemm32Fn gemm32(TensorType weight_type) const;  // nullptr when this ISA has none for the type
   QuantizeActFn quantize(ActFormat format) const { return format == ActFormat::A32 ? quantize_a32 : quantize_a256; }
 };
 

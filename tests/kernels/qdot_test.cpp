@@ -337,7 +337,7 @@ TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
   for (TensorType type : kTypes) {
     SCOPED_TRACE(std::string(type_name(type)));
     const ActFormat f = act_format(type);
-    for (int64_t n : {256, 1280}) {
+    for (int64_t n : {256, 2304}) {  // 2304: 72 blocks, past one 64-block zero-term table
       for (bool extreme : {false, true}) {
         const size_t rb = row_bytes(type, n);
         const std::vector<uint8_t> rows = weight_rows(type, n, 16, extreme, rng);
@@ -378,6 +378,52 @@ TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
               }
               for (int64_t r = 16; r < stride; ++r) EXPECT_EQ(out[static_cast<size_t>(t * stride + r)], -1.0f);
             }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+#if defined(__x86_64__)
+  if (avx512_qdot() != nullptr) {
+    EXPECT_GT(checked, 0);
+  }
+#endif
+}
+
+
+// Four-group kernels (32 rows per pass, each activation load feeding two 16-row products)
+// give, for 1..kMaxGemm32Tokens tokens, exactly what the two-group kernels give for each
+// pair of groups (those are checked against the reference and the 8-row kernels above).
+TEST(QDot, FourGroupKernelsMatchTwoGroupKernels) {
+  std::mt19937 rng(31);
+  int checked = 0;
+  for (TensorType type : kTypes) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const ActFormat f = act_format(type);
+    for (int64_t n : {256, 2304}) {  // 2304: 72 blocks, past one 64-block zero-term table
+      for (bool extreme : {false, true}) {
+        const size_t rb = row_bytes(type, n);
+        const std::vector<uint8_t> rows = weight_rows(type, n, 32, extreme, rng);
+        const size_t gb = repacked_group_bytes(type, n);
+        std::vector<uint8_t> groups(4 * gb);
+        for (int g = 0; g < 4; ++g) repack_group(type, rows.data() + 8 * g * rb, rb, n, groups.data() + g * gb);
+        const std::vector<Quantized> acts = activation_rows(f, n, kMaxGemm32Tokens, extreme, rng);
+        std::vector<ActRow> views;
+        for (const auto& q : acts) views.push_back(q.row);
+        for (const QDotTable* table : available_qdot_tables()) {
+          const Gemm32Fn gemm32 = table->gemm32(type);
+          if (gemm32 == nullptr) continue;
+          SCOPED_TRACE(table->isa);
+          const Gemm16Fn gemm16 = table->gemm16(type);
+          ASSERT_NE(gemm16, nullptr);
+          for (int nt = 1; nt <= kMaxGemm32Tokens; ++nt) {
+            const int64_t stride = 37;  // not 32: rows of the output are strided
+            std::vector<float> out(static_cast<size_t>(stride * nt), -1.0f), want(out.size(), -1.0f);
+            gemm32(groups.data(), static_cast<int64_t>(gb), views.data(), nt, n, out.data(), stride);
+            gemm16(groups.data(), groups.data() + gb, views.data(), nt, n, want.data(), stride);
+            gemm16(groups.data() + 2 * gb, groups.data() + 3 * gb, views.data(), nt, n, want.data() + 16, stride);
+            EXPECT_EQ(out, want) << "nt=" << nt << " n=" << n << " extreme=" << extreme;
             ++checked;
           }
         }

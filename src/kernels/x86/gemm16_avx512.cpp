@@ -99,97 +99,136 @@ inline void store16(const __m512 (&acc)[NT], float* out, int64_t stride) {
 // The 32-element legacy formats (Q4_0, Q4_1, Q5_0, Q5_1; layouts in kernels/repack.h):
 // unsigned 4- or 5-bit quants, the zero point (-8 / -16) through the activation sum, or the
 // minimum (Q4_1 / Q5_1) times it. Float operations in the order of gemv8_avx2.cpp.
-template <int NT, bool kFifthBit, bool kMin>
+//
+// P pairs of adjacent groups per pass (group i at g0 + i * (g1 - g0)). One broadcast of 4
+// activation bytes per vpdpbusd bounds these kernels (about 4.6 G/s against 7 from
+// registers on Zen 5), so with P = 2 each broadcast feeds two 16-row products; four tokens
+// then fill the registers. With P = 1 each token keeps two accumulator chains (low and
+// high nibbles): one chain of eight dependent vpdpbusd per block was bound by their
+// latency; with P = 2 the pairs make the chains.
+template <int NT, int P, bool kFifthBit, bool kMin>
 void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
   constexpr int64_t kSlices = kMin ? 32 : 16;            // after d[8] (and m[8])
   constexpr int64_t kHigh = kSlices + 128;               // the fifth-bit slice
   constexpr int64_t kBytes = kHigh + (kFifthBit ? 32 : 0);
   constexpr float kZero = kFifthBit ? 16.0f : 8.0f;
+  constexpr int kChains = P == 1 ? 2 : 1;
+  const int64_t group_bytes = g1 - g0;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[P][NT];
+  for (auto& pa : acc) {
+    for (auto& v : pa) v = _mm512_setzero_ps();
+  }
   alignas(64) int32_t zero[NT][kZeroChunk];
   for (int64_t b = 0; b < n / 32; ++b) {
     if constexpr (!kMin) {
       if (b % kZeroChunk == 0) zero_terms<NT>(a, b, std::min(kZeroChunk, n / 32 - b), kZero, zero);
     }
-    const uint8_t* b0 = g0 + b * kBytes;
-    const uint8_t* b1 = g1 + b * kBytes;
-    prefetch_ahead<kBytes>(b0, b1);
-    __m512i hb = _mm512_setzero_si512();
-    if constexpr (kFifthBit) hb = both256(b0, b1, kHigh);
-    // Two accumulator chains per token (low and high nibbles): one chain of eight dependent
-    // vpdpbusd per block was bound by their latency, not by the two-per-cycle throughput.
-    __m512i isum[NT], isum_hi[NT];
-    for (int t = 0; t < NT; ++t) {
-      if constexpr (kMin) {
-        isum[t] = _mm512_setzero_si512();
-      } else {
-        isum[t] = _mm512_set1_epi32(zero[t][b % kZeroChunk]);
+    const uint8_t* blk[2 * P];
+    for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * kBytes;
+    for (int p = 0; p < P; ++p) prefetch_ahead<kBytes>(blk[2 * p], blk[2 * p + 1]);
+    __m512i hb[P];
+    for (int p = 0; p < P; ++p) hb[p] = kFifthBit ? both256(blk[2 * p], blk[2 * p + 1], kHigh) : _mm512_setzero_si512();
+    __m512i isum[kChains][P][NT];
+    for (int p = 0; p < P; ++p) {
+      for (int t = 0; t < NT; ++t) {
+        if constexpr (kMin) {
+          isum[0][p][t] = _mm512_setzero_si512();
+        } else {
+          isum[0][p][t] = _mm512_set1_epi32(zero[t][b % kZeroChunk]);
+        }
+        if constexpr (kChains == 2) isum[1][p][t] = _mm512_setzero_si512();
       }
-      isum_hi[t] = _mm512_setzero_si512();
     }
     for (int c = 0; c < 4; ++c) {
-      const __m512i bytes = both256(b0, b1, kSlices + 32 * c);
-      __m512i lo = _mm512_and_si512(bytes, low4);
-      __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
-      if constexpr (kFifthBit) {
-        // Bit c of each high-bit byte is element 4c+i's fifth bit, bit 4+c element 16+4c+i's.
-        lo = _mm512_or_si512(lo, move_bitz(hb, c, 4));
-        hi = _mm512_or_si512(hi, move_bitz(hb, 4 + c, 4));
+      __m512i lo[P], hi[P];
+      for (int p = 0; p < P; ++p) {
+        const __m512i bytes = both256(blk[2 * p], blk[2 * p + 1], kSlices + 32 * c);
+        lo[p] = _mm512_and_si512(bytes, low4);
+        hi[p] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+        if constexpr (kFifthBit) {
+          // Bit c of each high-bit byte is element 4c+i's fifth bit, bit 4+c element 16+4c+i's.
+          lo[p] = _mm512_or_si512(lo[p], move_bitz(hb[p], c, 4));
+          hi[p] = _mm512_or_si512(hi[p], move_bitz(hb[p], 4 + c, 4));
+        }
       }
       for (int t = 0; t < NT; ++t) {
-        isum[t] = _mm512_dpbusd_epi32(isum[t], lo, bcast4z(a[t].q + b * 32 + 4 * c));
-        isum_hi[t] = _mm512_dpbusd_epi32(isum_hi[t], hi, bcast4z(a[t].q + b * 32 + 16 + 4 * c));
+        const __m512i x_lo = bcast4z(a[t].q + b * 32 + 4 * c);
+        const __m512i x_hi = bcast4z(a[t].q + b * 32 + 16 + 4 * c);
+        for (int p = 0; p < P; ++p) {
+          isum[0][p][t] = _mm512_dpbusd_epi32(isum[0][p][t], lo[p], x_lo);
+          isum[kChains - 1][p][t] = _mm512_dpbusd_epi32(isum[kChains - 1][p][t], hi[p], x_hi);
+        }
       }
     }
-    for (int t = 0; t < NT; ++t) isum[t] = _mm512_add_epi32(isum[t], isum_hi[t]);
-    const __m512 dw = both_half8(b0, b1);
-    for (int t = 0; t < NT; ++t) {
-      const __m512 da = _mm512_set1_ps(a[t].d[b]);
-      if constexpr (kMin) {
-        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[t]), acc[t]);
-        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(both_half8(b0 + 16, b1 + 16), da), _mm512_set1_ps(a[t].sum[b]), acc[t]);
-      } else {
-        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    for (int p = 0; p < P; ++p) {
+      if constexpr (kChains == 2) {
+        for (int t = 0; t < NT; ++t) isum[0][p][t] = _mm512_add_epi32(isum[0][p][t], isum[1][p][t]);
+      }
+      const __m512 dw = both_half8(blk[2 * p], blk[2 * p + 1]);
+      for (int t = 0; t < NT; ++t) {
+        const __m512 da = _mm512_set1_ps(a[t].d[b]);
+        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(isum[0][p][t]), acc[p][t]);
+        if constexpr (kMin) {
+          acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(both_half8(blk[2 * p] + 16, blk[2 * p + 1] + 16), da),
+                                      _mm512_set1_ps(a[t].sum[b]), acc[p][t]);
+        }
       }
     }
   }
-  store16<NT>(acc, out, stride);
+  for (int p = 0; p < P; ++p) store16<NT>(acc[p], out + 16 * p, stride);
 }
-template <int NT>
+// Q8_0: signed weights as unsigned w + 128, 128 * sum(a) the accumulators' start; P pairs
+// and chains as in legacy_t (even and odd slices).
+template <int NT, int P>
 void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  constexpr int kChains = P == 1 ? 2 : 1;
+  const int64_t group_bytes = g1 - g0;
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[P][NT];
+  for (auto& pa : acc) {
+    for (auto& v : pa) v = _mm512_setzero_ps();
+  }
   alignas(64) int32_t zero[NT][kZeroChunk];
   for (int64_t b = 0; b < n / 32; ++b) {
     if (b % kZeroChunk == 0) zero_terms<NT>(a, b, std::min(kZeroChunk, n / 32 - b), 128.0f, zero);
-    const uint8_t* b0 = g0 + b * 272;
-    const uint8_t* b1 = g1 + b * 272;
-    prefetch_ahead<272>(b0, b1);
-    // Two accumulator chains per token (even and odd slices), as in legacy_t.
-    __m512i isum[NT], isum_odd[NT];
-    for (int t = 0; t < NT; ++t) {
-      isum[t] = _mm512_set1_epi32(zero[t][b % kZeroChunk]);
-      isum_odd[t] = _mm512_setzero_si512();
-    }
-    for (int c = 0; c < 8; c += 2) {
-      // Signed weights as unsigned w + 128; 128 * sum(a) is the accumulators' start.
-      const __m512i w0 = _mm512_xor_si512(both256(b0, b1, 16 + 32 * c), bias);
-      const __m512i w1 = _mm512_xor_si512(both256(b0, b1, 48 + 32 * c), bias);
+    const uint8_t* blk[2 * P];
+    for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * 272;
+    for (int p = 0; p < P; ++p) prefetch_ahead<272>(blk[2 * p], blk[2 * p + 1]);
+    __m512i isum[kChains][P][NT];
+    for (int p = 0; p < P; ++p) {
       for (int t = 0; t < NT; ++t) {
-        isum[t] = _mm512_dpbusd_epi32(isum[t], w0, bcast4z(a[t].q + b * 32 + 4 * c));
-        isum_odd[t] = _mm512_dpbusd_epi32(isum_odd[t], w1, bcast4z(a[t].q + b * 32 + 4 * c + 4));
+        isum[0][p][t] = _mm512_set1_epi32(zero[t][b % kZeroChunk]);
+        if constexpr (kChains == 2) isum[1][p][t] = _mm512_setzero_si512();
       }
     }
-    for (int t = 0; t < NT; ++t) isum[t] = _mm512_add_epi32(isum[t], isum_odd[t]);
-    const __m512 dw = both_half8(b0, b1);
-    for (int t = 0; t < NT; ++t) {
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(isum[t]), acc[t]);
+    for (int c = 0; c < 8; c += 2) {
+      __m512i w0[P], w1[P];
+      for (int p = 0; p < P; ++p) {
+        w0[p] = _mm512_xor_si512(both256(blk[2 * p], blk[2 * p + 1], 16 + 32 * c), bias);
+        w1[p] = _mm512_xor_si512(both256(blk[2 * p], blk[2 * p + 1], 48 + 32 * c), bias);
+      }
+      for (int t = 0; t < NT; ++t) {
+        const __m512i x0 = bcast4z(a[t].q + b * 32 + 4 * c);
+        const __m512i x1 = bcast4z(a[t].q + b * 32 + 4 * c + 4);
+        for (int p = 0; p < P; ++p) {
+          isum[0][p][t] = _mm512_dpbusd_epi32(isum[0][p][t], w0[p], x0);
+          isum[kChains - 1][p][t] = _mm512_dpbusd_epi32(isum[kChains - 1][p][t], w1[p], x1);
+        }
+      }
+    }
+    for (int p = 0; p < P; ++p) {
+      if constexpr (kChains == 2) {
+        for (int t = 0; t < NT; ++t) isum[0][p][t] = _mm512_add_epi32(isum[0][p][t], isum[1][p][t]);
+      }
+      const __m512 dw = both_half8(blk[2 * p], blk[2 * p + 1]);
+      for (int t = 0; t < NT; ++t) {
+        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(isum[0][p][t]),
+                                    acc[p][t]);
+      }
     }
   }
-  store16<NT>(acc, out, stride);
+  for (int p = 0; p < P; ++p) store16<NT>(acc[p], out + 16 * p, stride);
 }
 
 // Q4_K, and Q5_K with the fifth bits from the high-bit slices after the Q4_K part.
@@ -386,6 +425,17 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   [](const uint8_t* g0, const uint8_t* g1, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
     FRUGAL_GEMM16_DISPATCH(kernel, __VA_ARGS__)                                                      \
   }
+// A Gemm32Fn: two pairs of groups per pass, 1..kMaxGemm32Tokens tokens.
+#define FRUGAL_GEMM32(kernel, ...)                                                                      \
+  [](const uint8_t* g0, int64_t group_bytes, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
+    const uint8_t* g1 = g0 + group_bytes;                                                               \
+    switch (nt) {                                                                                       \
+      case 1: kernel<1, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;                \
+      case 2: kernel<2, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;                \
+      case 3: kernel<3, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;                \
+      default: kernel<4, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;               \
+    }                                                                                                   \
+  }
 // The Q2_K..Q5_K kernels keep two more accumulators per token per sub-block: four tokens
 // per pass fill the 32 registers, so more tokens take two passes. (Q6_K works through one
 // half of a 32-element group at a time and takes eight tokens per pass.)
@@ -400,13 +450,19 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
 }  // namespace
 
 static_assert(kMaxGemm16Tokens == 8, "the dispatch above instantiates 1..8 tokens");
+static_assert(kMaxGemm32Tokens == 4, "the dispatch above instantiates 1..4 tokens");
 
 void set_gemm16_avx512(QDotTable& t) {
-  t.gemm16_q4_0 = FRUGAL_GEMM16(legacy_t, false, false);
-  t.gemm16_q4_1 = FRUGAL_GEMM16(legacy_t, false, true);
-  t.gemm16_q5_0 = FRUGAL_GEMM16(legacy_t, true, false);
-  t.gemm16_q5_1 = FRUGAL_GEMM16(legacy_t, true, true);
-  t.gemm16_q8_0 = FRUGAL_GEMM16(q8_0_t);
+  t.gemm16_q4_0 = FRUGAL_GEMM16(legacy_t, 1, false, false);
+  t.gemm16_q4_1 = FRUGAL_GEMM16(legacy_t, 1, false, true);
+  t.gemm16_q5_0 = FRUGAL_GEMM16(legacy_t, 1, true, false);
+  t.gemm16_q5_1 = FRUGAL_GEMM16(legacy_t, 1, true, true);
+  t.gemm16_q8_0 = FRUGAL_GEMM16(q8_0_t, 1);
+  t.gemm32_q4_0 = FRUGAL_GEMM32(legacy_t, false, false);
+  t.gemm32_q4_1 = FRUGAL_GEMM32(legacy_t, false, true);
+  t.gemm32_q5_0 = FRUGAL_GEMM32(legacy_t, true, false);
+  t.gemm32_q5_1 = FRUGAL_GEMM32(legacy_t, true, true);
+  t.gemm32_q8_0 = FRUGAL_GEMM32(q8_0_t);
   t.gemm16_q2_k = FRUGAL_GEMM16_K(q23_k_t, false);
   t.gemm16_q3_k = FRUGAL_GEMM16_K(q23_k_t, true);
   t.gemm16_q4_k = FRUGAL_GEMM16_K(q45_k_t, false);

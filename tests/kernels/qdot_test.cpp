@@ -281,6 +281,20 @@ std::vector<Quantized> activation_rows(ActFormat f, int64_t n, int count, bool e
   return acts;
 }
 
+std::vector<ActRow> views_of(const std::vector<Quantized>& acts) {
+  std::vector<ActRow> views;
+  for (const auto& q : acts) views.push_back(q.row);
+  return views;
+}
+
+// `count` consecutive repacked groups (8 rows each) of row-major quantized rows.
+std::vector<uint8_t> repacked_groups(TensorType type, const std::vector<uint8_t>& rows, int64_t n, int count) {
+  const size_t rb = row_bytes(type, n), gb = repacked_group_bytes(type, n);
+  std::vector<uint8_t> groups(static_cast<size_t>(count) * gb);
+  for (int g = 0; g < count; ++g) repack_group(type, rows.data() + 8 * g * rb, rb, n, groups.data() + g * gb);
+  return groups;
+}
+
 // Multi-token kernels give, for each of 1..kMaxGemmTokens tokens, what the single-token
 // reference gives (also on extreme rows, where any int16 overflow would show).
 TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
@@ -342,12 +356,9 @@ TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
         const size_t rb = row_bytes(type, n);
         const std::vector<uint8_t> rows = weight_rows(type, n, 16, extreme, rng);
         const size_t gb = repacked_group_bytes(type, n);
-        std::vector<uint8_t> groups(2 * gb);
-        repack_group(type, rows.data(), rb, n, groups.data());
-        repack_group(type, rows.data() + 8 * rb, rb, n, groups.data() + gb);
+        const std::vector<uint8_t> groups = repacked_groups(type, rows, n, 2);
         const std::vector<Quantized> acts = activation_rows(f, n, kMaxGemm16Tokens, extreme, rng);
-        std::vector<ActRow> views;
-        for (const auto& q : acts) views.push_back(q.row);
+        const std::vector<ActRow> views = views_of(acts);
         for (const QDotTable* table : available_qdot_tables()) {
           const Gemm16Fn gemm16 = table->gemm16(type);
           if (gemm16 == nullptr) continue;
@@ -403,14 +414,10 @@ TEST(QDot, FourGroupKernelsMatchTwoGroupKernels) {
     const ActFormat f = act_format(type);
     for (int64_t n : {256, 2304}) {  // 2304: 72 blocks, past one 64-block zero-term table
       for (bool extreme : {false, true}) {
-        const size_t rb = row_bytes(type, n);
-        const std::vector<uint8_t> rows = weight_rows(type, n, 32, extreme, rng);
         const size_t gb = repacked_group_bytes(type, n);
-        std::vector<uint8_t> groups(4 * gb);
-        for (int g = 0; g < 4; ++g) repack_group(type, rows.data() + 8 * g * rb, rb, n, groups.data() + g * gb);
+        const std::vector<uint8_t> groups = repacked_groups(type, weight_rows(type, n, 32, extreme, rng), n, 4);
         const std::vector<Quantized> acts = activation_rows(f, n, kMaxGemm32Tokens, extreme, rng);
-        std::vector<ActRow> views;
-        for (const auto& q : acts) views.push_back(q.row);
+        const std::vector<ActRow> views = views_of(acts);
         for (const QDotTable* table : available_qdot_tables()) {
           const Gemm32Fn gemm32 = table->gemm32(type);
           if (gemm32 == nullptr) continue;

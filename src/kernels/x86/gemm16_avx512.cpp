@@ -357,10 +357,24 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
   }
   store16<NT>(acc, out, stride);
 }
+// Bits 2c..2c+1 of every byte of hb moved to bits 4..5, the rest cleared (Q6_K's top bits
+// of slice c). The 16-bit shifts carry bits across bytes only into bits the mask clears.
+inline __m512i q6_top(__m512i hb, int c, __m512i mask) {
+  switch (c) {
+    case 0: return _mm512_and_si512(_mm512_slli_epi16(hb, 4), mask);
+    case 1: return _mm512_and_si512(_mm512_slli_epi16(hb, 2), mask);
+    case 2: return _mm512_and_si512(hb, mask);
+    default: return _mm512_and_si512(_mm512_srli_epi16(hb, 2), mask);
+  }
+}
+// Q6_K: 4-bit nibbles with two top bits each, 16 sub-blocks of 16 elements with int8
+// scales, the -32 zero point through the 16-sums of the activations. (Two pairs of groups
+// per pass, as gemm32 does for the legacy types, measured slower: its 4 tokens' partials
+// and sums leave too few registers.)
 template <int NT>
 void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  const __m512i three = _mm512_set1_epi8(3);
+  const __m512i top = _mm512_set1_epi8(0x30);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
@@ -380,9 +394,9 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
         for (int t = 0; t < NT; ++t) part[t] = _mm512_setzero_si512();
         for (int c = 0; c < 4; ++c) {
           const __m512i bytes = both256(b0, b1, grp + 32 * c);
-          const __m512i nib = h == 0 ? _mm512_and_si512(bytes, low4) : _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
-          const __m512i q = _mm512_or_si512(
-              nib, _mm512_slli_epi16(_mm512_and_si512(_mm512_srl_epi16(hb, _mm_cvtsi32_si128(2 * c)), three), 4));
+          const __m512i nib = h == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
+          // (nib & 0x0F) | top bits in one ternary-logic op (A & B | C).
+          const __m512i q = _mm512_ternarylogic_epi32(nib, low4, q6_top(hb, c, top), 0xEA);
           for (int t = 0; t < NT; ++t) {
             part[t] = _mm512_dpbusd_epi32(part[t], q, bcast4z(a[t].q + b * 256 + 32 * u + 16 * h + 4 * c));
           }

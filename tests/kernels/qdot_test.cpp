@@ -338,6 +338,10 @@ TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
   if (avx2_qdot() != nullptr) {
     EXPECT_GT(checked, 0);
   }
+#elif defined(__aarch64__)
+  if (dotprod_qdot() != nullptr) {
+    EXPECT_GT(checked, 0);
+  }
 #endif
 }
 

@@ -6,8 +6,10 @@
 // Row kernels follow qdot_scalar.cpp's grouping and the x8 kernels gemv8_scalar.cpp's
 // layouts (kernels/repack.h): SDOT's by-element form multiplies 4 rows' 4-byte slices by
 // one 4-byte slice of the activations, the NEON counterpart of the x86 broadcast. Every
-// block type has its row and x8 kernels; the multi-token entries stay empty (callers loop
-// over the x8 kernels).
+// block type has its row and x8 kernels; Q4_0, Q8_0, Q4_K and Q6_K also have multi-token
+// (gemm8) kernels that unpack each block once for up to kMaxGemmTokens tokens (the other
+// types' callers loop over the x8 kernels). Their single-token instances are the x8
+// kernels, so one code path serves decode and prefill.
 #include <arm_neon.h>
 
 #include <cstring>
@@ -299,11 +301,12 @@ struct LegacyGroup {
   static constexpr int kSlices = kMin ? 32 : 16;
   static constexpr int kBytes = kSlices + 128 + (kFifth ? 32 : 0);
 
-  // Slice c's quants for rows 0..3 (half 0) or 4..7 (half 1), low and high elements.
+  // Slice C's quants for rows 0..3 (half 0) or 4..7 (half 1), low and high elements.
   template <int C>
-  static void step(const uint8_t* blk, int half, int8x16_t alo, int8x16_t ahi, int32x4_t& acc) {
+  static void unpack(const uint8_t* blk, int half, int8x16_t& lo, int8x16_t& hi) {
     const uint8x16_t v = vld1q_u8(blk + kSlices + 32 * C + 16 * half);
-    int8x16_t lo = low_nibbles(v), hi = high_nibbles(v);
+    lo = low_nibbles(v);
+    hi = high_nibbles(v);
     if constexpr (kFifth) {
       const uint8x16_t h = vld1q_u8(blk + kSlices + 128 + 16 * half);
       lo = vorrq_s8(lo, s8(vandq_u8(vtstq_u8(h, vdupq_n_u8(1 << C)), vdupq_n_u8(0x10))));
@@ -314,63 +317,85 @@ struct LegacyGroup {
       lo = vsubq_s8(lo, offset);
       hi = vsubq_s8(hi, offset);
     }
-    acc = sdot_lane<C>(sdot_lane<C>(acc, lo, alo), hi, ahi);
   }
 
-  static void gemv8(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
-    float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  // NT tokens (1..kMaxGemmTokens) against the group: each half's slices are unpacked once
+  // for all of them. Per token the same operations in the same order as NT = 1 (gemv8).
+  template <int NT>
+  static void gemm8(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
+    float32x4_t o[NT][2];
+    for (auto& ot : o) ot[0] = ot[1] = vdupq_n_f32(0.0f);
     for (int64_t b = 0; b < n / 32; ++b) {
       const uint8_t* blk = g + b * kBytes;
-      const int8x16_t alo = vld1q_s8(a.q + b * 32), ahi = vld1q_s8(a.q + b * 32 + 16);
       for (int half = 0; half < 2; ++half) {
-        int32x4_t acc = vdupq_n_s32(0);
-        step<0>(blk, half, alo, ahi, acc);
-        step<1>(blk, half, alo, ahi, acc);
-        step<2>(blk, half, alo, ahi, acc);
-        step<3>(blk, half, alo, ahi, acc);
-        o[half] = vfmaq_f32(o[half], vcvtq_f32_s32(acc), vmulq_n_f32(half4(blk + 8 * half), a.d[b]));
-        if constexpr (kMin) o[half] = vfmaq_n_f32(o[half], half4(blk + 16 + 8 * half), a.d[b] * a.sum[b]);
+        int8x16_t lo[4], hi[4];
+        unpack<0>(blk, half, lo[0], hi[0]);
+        unpack<1>(blk, half, lo[1], hi[1]);
+        unpack<2>(blk, half, lo[2], hi[2]);
+        unpack<3>(blk, half, lo[3], hi[3]);
+        const float32x4_t dw = half4(blk + 8 * half);
+        for (int t = 0; t < NT; ++t) {
+          const int8x16_t alo = vld1q_s8(a[t].q + b * 32), ahi = vld1q_s8(a[t].q + b * 32 + 16);
+          int32x4_t acc = vdupq_n_s32(0);
+          acc = sdot_lane<0>(sdot_lane<0>(acc, lo[0], alo), hi[0], ahi);
+          acc = sdot_lane<1>(sdot_lane<1>(acc, lo[1], alo), hi[1], ahi);
+          acc = sdot_lane<2>(sdot_lane<2>(acc, lo[2], alo), hi[2], ahi);
+          acc = sdot_lane<3>(sdot_lane<3>(acc, lo[3], alo), hi[3], ahi);
+          o[t][half] = vfmaq_f32(o[t][half], vcvtq_f32_s32(acc), vmulq_n_f32(dw, a[t].d[b]));
+          if constexpr (kMin) o[t][half] = vfmaq_n_f32(o[t][half], half4(blk + 16 + 8 * half), a[t].d[b] * a[t].sum[b]);
+        }
       }
     }
-    vst1q_f32(out, o[0]);
-    vst1q_f32(out + 4, o[1]);
-  }
-};
-
-template <int C>
-inline int32x4_t q8_step(const uint8_t* blk, int half, int8x16_t a0, int8x16_t a1, int32x4_t acc) {
-  const int8x16_t v = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 16 + 32 * C + 16 * half));
-  if constexpr (C < 4) return sdot_lane<C>(acc, v, a0);
-  return sdot_lane<C - 4>(acc, v, a1);
-}
-
-void gemv8_q8_0(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
-  float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
-  for (int64_t b = 0; b < n / 32; ++b) {
-    const uint8_t* blk = g + b * 272;
-    const int8x16_t a0 = vld1q_s8(a.q + b * 32), a1 = vld1q_s8(a.q + b * 32 + 16);
-    for (int half = 0; half < 2; ++half) {
-      int32x4_t acc = vdupq_n_s32(0);
-      acc = q8_step<0>(blk, half, a0, a1, acc);
-      acc = q8_step<1>(blk, half, a0, a1, acc);
-      acc = q8_step<2>(blk, half, a0, a1, acc);
-      acc = q8_step<3>(blk, half, a0, a1, acc);
-      acc = q8_step<4>(blk, half, a0, a1, acc);
-      acc = q8_step<5>(blk, half, a0, a1, acc);
-      acc = q8_step<6>(blk, half, a0, a1, acc);
-      acc = q8_step<7>(blk, half, a0, a1, acc);
-      o[half] = vfmaq_f32(o[half], vcvtq_f32_s32(acc), vmulq_n_f32(half4(blk + 8 * half), a.d[b]));
+    for (int t = 0; t < NT; ++t) {
+      vst1q_f32(out + t * stride, o[t][0]);
+      vst1q_f32(out + t * stride + 4, o[t][1]);
     }
   }
-  vst1q_f32(out, o[0]);
-  vst1q_f32(out + 4, o[1]);
+
+  static void gemv8(const uint8_t* g, const ActRow& a, int64_t n, float* out) { gemm8<1>(g, &a, n, out, 0); }
+};
+
+// Q8_0 groups (272 bytes per 32): d[8], then 8 slices of rows' 4-byte quants. NT tokens
+// as in LegacyGroup::gemm8: each half's weights loaded once for all of them.
+template <int NT>
+void gemm8_q8_0(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  float32x4_t o[NT][2];
+  for (auto& ot : o) ot[0] = ot[1] = vdupq_n_f32(0.0f);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* blk = g + b * 272;
+    for (int half = 0; half < 2; ++half) {
+      int8x16_t w[8];
+      for (int c = 0; c < 8; ++c) w[c] = vld1q_s8(reinterpret_cast<const int8_t*>(blk + 16 + 32 * c + 16 * half));
+      const float32x4_t dw = half4(blk + 8 * half);
+      for (int t = 0; t < NT; ++t) {
+        const int8x16_t a0 = vld1q_s8(a[t].q + b * 32), a1 = vld1q_s8(a[t].q + b * 32 + 16);
+        int32x4_t acc = vdupq_n_s32(0);
+        acc = sdot_lane<0>(acc, w[0], a0);
+        acc = sdot_lane<1>(acc, w[1], a0);
+        acc = sdot_lane<2>(acc, w[2], a0);
+        acc = sdot_lane<3>(acc, w[3], a0);
+        acc = sdot_lane<0>(acc, w[4], a1);
+        acc = sdot_lane<1>(acc, w[5], a1);
+        acc = sdot_lane<2>(acc, w[6], a1);
+        acc = sdot_lane<3>(acc, w[7], a1);
+        o[t][half] = vfmaq_f32(o[t][half], vcvtq_f32_s32(acc), vmulq_n_f32(dw, a[t].d[b]));
+      }
+    }
+  }
+  for (int t = 0; t < NT; ++t) {
+    vst1q_f32(out + t * stride, o[t][0]);
+    vst1q_f32(out + t * stride + 4, o[t][1]);
+  }
 }
+void gemv8_q8_0(const uint8_t* g, const ActRow& a, int64_t n, float* out) { gemm8_q8_0<1>(g, &a, n, out, 0); }
 
 // Q4_K group (1184 bytes per 256): d[8], dmin[8], scale[8][8], min[8][8], then per pair of
 // sub-blocks p, 8 slices of low (sub-block 2p) and high (2p+1) nibbles. Q5_K (1440) adds
 // 8 slices of the rows' qh bytes at 1184 (bit m: the fifth bit of element 32m + 4c + i).
-template <int C, bool kFifth>
-inline void q45k_step(const uint8_t* blk, int p, int half, const int8x16_t* act, int32x4_t& lo, int32x4_t& hi) {
+// Slice C of sub-block pair p, unpacked once, against NT tokens' activations (qa[t]: the
+// token's 64 quants of the pair).
+template <int C, int NT, bool kFifth>
+inline void q45k_step(const uint8_t* blk, int p, int half, const int8_t* const* qa, int32x4_t* lo, int32x4_t* hi) {
   const uint8x16_t v = vld1q_u8(blk + 160 + 256 * p + 32 * C + 16 * half);
   int8x16_t ql = low_nibbles(v), qh = high_nibbles(v);
   if constexpr (kFifth) {
@@ -378,55 +403,78 @@ inline void q45k_step(const uint8_t* blk, int p, int half, const int8x16_t* act,
     ql = vorrq_s8(ql, s8(bit_to(h, 2 * p, 0x10)));
     qh = vorrq_s8(qh, s8(bit_to(h, 2 * p + 1, 0x10)));
   }
-  lo = sdot_lane<C % 4>(lo, ql, act[C / 4]);
-  hi = sdot_lane<C % 4>(hi, qh, act[2 + C / 4]);
+  for (int t = 0; t < NT; ++t) {
+    lo[t] = sdot_lane<C % 4>(lo[t], ql, vld1q_s8(qa[t] + 16 * (C / 4)));
+    hi[t] = sdot_lane<C % 4>(hi[t], qh, vld1q_s8(qa[t] + 32 + 16 * (C / 4)));
+  }
 }
 
-template <bool kFifth>
-void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
+// NT tokens (1..kMaxGemmTokens; 1 is gemv8) against a Q4_K or Q5_K group: the weights are
+// unpacked once for all of them, and per token the operations run in one fixed order.
+template <int NT, bool kFifth>
+void gemm8_q45_k(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
   constexpr int64_t kBytes = kFifth ? 1440 : 1184;
-  float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  float32x4_t o[NT][2];
+  for (auto& ot : o) ot[0] = ot[1] = vdupq_n_f32(0.0f);
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = g + b * kBytes;
-    const int8_t* qa = a.q + b * 256;
-    const int16_t* bs = a.bsums + b * 16;
     for (int half = 0; half < 2; ++half) {
-      int32x4_t sumi = vdupq_n_s32(0), summ = vdupq_n_s32(0);
+      int32x4_t sumi[NT], summ[NT];
+      for (int t = 0; t < NT; ++t) sumi[t] = summ[t] = vdupq_n_s32(0);
       for (int p = 0; p < 4; ++p) {
-        const int8x16_t act[4] = {vld1q_s8(qa + 64 * p), vld1q_s8(qa + 64 * p + 16), vld1q_s8(qa + 64 * p + 32),
-                                  vld1q_s8(qa + 64 * p + 48)};
-        int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
-        q45k_step<0, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<1, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<2, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<3, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<4, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<5, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<6, kFifth>(blk, p, half, act, lo, hi);
-        q45k_step<7, kFifth>(blk, p, half, act, lo, hi);
+        const int8_t* qa[NT];
+        int32x4_t lo[NT], hi[NT];
+        for (int t = 0; t < NT; ++t) {
+          qa[t] = a[t].q + b * 256 + 64 * p;
+          lo[t] = hi[t] = vdupq_n_s32(0);
+        }
+        q45k_step<0, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<1, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<2, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<3, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<4, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<5, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<6, NT, kFifth>(blk, p, half, qa, lo, hi);
+        q45k_step<7, NT, kFifth>(blk, p, half, qa, lo, hi);
         int32x4_t sc[2][2];
         widen_u8(blk + 32 + 8 * (2 * p), sc[0][0], sc[0][1]);
         widen_u8(blk + 32 + 8 * (2 * p + 1), sc[1][0], sc[1][1]);
-        sumi = vmlaq_s32(vmlaq_s32(sumi, lo, sc[0][half]), hi, sc[1][half]);
+        for (int t = 0; t < NT; ++t) sumi[t] = vmlaq_s32(vmlaq_s32(sumi[t], lo[t], sc[0][half]), hi[t], sc[1][half]);
       }
       for (int j = 0; j < 8; ++j) {
         int32x4_t m[2];
         widen_u8(blk + 96 + 8 * j, m[0], m[1]);
-        summ = vmlaq_n_s32(summ, m[half], bs[2 * j] + bs[2 * j + 1]);
+        for (int t = 0; t < NT; ++t) {
+          const int16_t* bs = a[t].bsums + b * 16;
+          summ[t] = vmlaq_n_s32(summ[t], m[half], bs[2 * j] + bs[2 * j + 1]);
+        }
       }
-      const float32x4_t t = vfmsq_f32(vmulq_f32(half4(blk + 8 * half), vcvtq_f32_s32(sumi)),
-                                      half4(blk + 16 + 8 * half), vcvtq_f32_s32(summ));
-      o[half] = vfmaq_n_f32(o[half], t, a.d[b]);
+      const float32x4_t dw = half4(blk + 8 * half), mw = half4(blk + 16 + 8 * half);
+      for (int t = 0; t < NT; ++t) {
+        const float32x4_t v = vfmsq_f32(vmulq_f32(dw, vcvtq_f32_s32(sumi[t])), mw, vcvtq_f32_s32(summ[t]));
+        o[t][half] = vfmaq_n_f32(o[t][half], v, a[t].d[b]);
+      }
     }
   }
-  vst1q_f32(out, o[0]);
-  vst1q_f32(out + 4, o[1]);
+  for (int t = 0; t < NT; ++t) {
+    vst1q_f32(out + t * stride, o[t][0]);
+    vst1q_f32(out + t * stride + 4, o[t][1]);
+  }
+}
+template <bool kFifth>
+void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
+  gemm8_q45_k<1, kFifth>(g, &a, n, out, 0);
+}
+template <int NT>
+void gemm8_q4_k(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  gemm8_q45_k<NT, false>(g, a, n, out, stride);
 }
 
 // Q6_K group (1680 bytes per 256): d[8], int8 scale[16][8], then per 32 elements u, 4
-// nibble slices and 2 slices of top-two-bit pairs (bits 2c..2c+1 for slice c).
-template <int C>
-inline void q6k_step(const uint8_t* grp, int half, int8x16_t alo, int8x16_t ahi, int32x4_t& lo, int32x4_t& hi) {
+// nibble slices and 2 slices of top-two-bit pairs (bits 2c..2c+1 for slice c). Slice C,
+// unpacked once, against NT tokens' activations (qa[t]: the token's 32 quants of u).
+template <int C, int NT>
+inline void q6k_step(const uint8_t* grp, int half, const int8_t* const* qa, int32x4_t* lo, int32x4_t* hi) {
   const uint8x16_t v = vld1q_u8(grp + 32 * C + 16 * half);
   const uint8x16_t h0 = vld1q_u8(grp + 128 + 16 * half), h1 = vld1q_u8(grp + 160 + 16 * half);
   const uint8x16_t m2 = vdupq_n_u8(0x30);
@@ -438,43 +486,58 @@ inline void q6k_step(const uint8_t* grp, int half, int8x16_t alo, int8x16_t ahi,
     top0 = vandq_u8(vshrq_n_u8(h0, 2 * C - 4), m2);
     top1 = vandq_u8(vshrq_n_u8(h1, 2 * C - 4), m2);
   }
-  lo = sdot_lane<C>(lo, s8(vorrq_u8(vandq_u8(v, vdupq_n_u8(0x0F)), top0)), alo);
-  hi = sdot_lane<C>(hi, s8(vorrq_u8(vshrq_n_u8(v, 4), top1)), ahi);
+  const int8x16_t qlo = s8(vorrq_u8(vandq_u8(v, vdupq_n_u8(0x0F)), top0));
+  const int8x16_t qhi = s8(vorrq_u8(vshrq_n_u8(v, 4), top1));
+  for (int t = 0; t < NT; ++t) {
+    lo[t] = sdot_lane<C>(lo[t], qlo, vld1q_s8(qa[t]));
+    hi[t] = sdot_lane<C>(hi[t], qhi, vld1q_s8(qa[t] + 16));
+  }
 }
 
-void gemv8_q6_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
-  float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+template <int NT>
+void gemm8_q6_k(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  float32x4_t o[NT][2];
+  for (auto& ot : o) ot[0] = ot[1] = vdupq_n_f32(0.0f);
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = g + b * 1680;
-    const int8_t* qa = a.q + b * 256;
-    const int16_t* bs = a.bsums + b * 16;
     for (int half = 0; half < 2; ++half) {
-      int32x4_t sumi = vdupq_n_s32(0), offset = vdupq_n_s32(0);
+      int32x4_t sumi[NT], offset[NT];
+      for (int t = 0; t < NT; ++t) sumi[t] = offset[t] = vdupq_n_s32(0);
       for (int u = 0; u < 8; ++u) {
         const uint8_t* grp = blk + 144 + 192 * u;
-        const int8x16_t alo = vld1q_s8(qa + 32 * u), ahi = vld1q_s8(qa + 32 * u + 16);
-        int32x4_t lo = vdupq_n_s32(0), hi = vdupq_n_s32(0);
-        q6k_step<0>(grp, half, alo, ahi, lo, hi);
-        q6k_step<1>(grp, half, alo, ahi, lo, hi);
-        q6k_step<2>(grp, half, alo, ahi, lo, hi);
-        q6k_step<3>(grp, half, alo, ahi, lo, hi);
+        const int8_t* qa[NT];
+        int32x4_t lo[NT], hi[NT];
+        for (int t = 0; t < NT; ++t) {
+          qa[t] = a[t].q + b * 256 + 32 * u;
+          lo[t] = hi[t] = vdupq_n_s32(0);
+        }
+        q6k_step<0, NT>(grp, half, qa, lo, hi);
+        q6k_step<1, NT>(grp, half, qa, lo, hi);
+        q6k_step<2, NT>(grp, half, qa, lo, hi);
+        q6k_step<3, NT>(grp, half, qa, lo, hi);
         int32x4_t sc[2][2];
         widen_s8(blk + 16 + 8 * (2 * u), sc[0][0], sc[0][1]);
         widen_s8(blk + 16 + 8 * (2 * u + 1), sc[1][0], sc[1][1]);
-        sumi = vmlaq_s32(vmlaq_s32(sumi, lo, sc[0][half]), hi, sc[1][half]);
+        for (int t = 0; t < NT; ++t) sumi[t] = vmlaq_s32(vmlaq_s32(sumi[t], lo[t], sc[0][half]), hi[t], sc[1][half]);
       }
       for (int j = 0; j < 16; ++j) {
         int32x4_t sc[2];
         widen_s8(blk + 16 + 8 * j, sc[0], sc[1]);
-        offset = vmlaq_n_s32(offset, sc[half], bs[j]);
+        for (int t = 0; t < NT; ++t) offset[t] = vmlaq_n_s32(offset[t], sc[half], a[t].bsums[b * 16 + j]);
       }
-      const int32x4_t total = vsubq_s32(sumi, vshlq_n_s32(offset, 5));
-      o[half] = vfmaq_f32(o[half], vcvtq_f32_s32(total), vmulq_n_f32(half4(blk + 8 * half), a.d[b]));
+      const float32x4_t dw = half4(blk + 8 * half);
+      for (int t = 0; t < NT; ++t) {
+        const int32x4_t total = vsubq_s32(sumi[t], vshlq_n_s32(offset[t], 5));
+        o[t][half] = vfmaq_f32(o[t][half], vcvtq_f32_s32(total), vmulq_n_f32(dw, a[t].d[b]));
+      }
     }
   }
-  vst1q_f32(out, o[0]);
-  vst1q_f32(out + 4, o[1]);
+  for (int t = 0; t < NT; ++t) {
+    vst1q_f32(out + t * stride, o[t][0]);
+    vst1q_f32(out + t * stride + 4, o[t][1]);
+  }
 }
+void gemv8_q6_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) { gemm8_q6_k<1>(g, &a, n, out, 0); }
 
 // Q2_K (672 bytes per 256) and Q3_K (912) groups: per half h, 8 slices of the rows' qs
 // bytes (bits 2k..2k+1: element 128h + 32k + 4c + i; slices 0..3 are sub-block 8h + 2k,
@@ -544,6 +607,18 @@ void gemv8_q23_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
   vst1q_f32(out + 4, o[1]);
 }
 
+// A Gemm8Fn over 1..kMaxGemmTokens tokens from a kernel template over the token count.
+#define FRUGAL_GEMM8(kernel)                                                                         \
+  [](const uint8_t* g, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) {             \
+    switch (nt) {                                                                                    \
+      case 1: kernel<1>(g, a, n, out, stride); break;                                                \
+      case 2: kernel<2>(g, a, n, out, stride); break;                                                \
+      case 3: kernel<3>(g, a, n, out, stride); break;                                                \
+      default: kernel<4>(g, a, n, out, stride); break;                                               \
+    }                                                                                                \
+  }
+static_assert(kMaxGemmTokens == 4, "FRUGAL_GEMM8 instantiates 1..4 tokens");
+
 }  // namespace
 
 const QDotTable& dotprod_qdot_table() {
@@ -572,6 +647,11 @@ const QDotTable& dotprod_qdot_table() {
     t.gemv8_q4_k = gemv8_q45_k<false>;
     t.gemv8_q5_k = gemv8_q45_k<true>;
     t.gemv8_q6_k = gemv8_q6_k;
+    using Q4_0Group = LegacyGroup<false, false>;
+    t.gemm8_q4_0 = FRUGAL_GEMM8(Q4_0Group::gemm8);
+    t.gemm8_q8_0 = FRUGAL_GEMM8(gemm8_q8_0);
+    t.gemm8_q4_k = FRUGAL_GEMM8(gemm8_q4_k);
+    t.gemm8_q6_k = FRUGAL_GEMM8(gemm8_q6_k);
     return t;
   }();
   return table;

@@ -170,10 +170,28 @@ void gemm8_q4_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
   store_rows<NT>(acc, out, stride);
 }
 
+// Bits 2c..2c+1 of every byte of hb moved to bits 4..5, the rest cleared (Q6_K's top bits
+// of slice c). The 16-bit shifts carry bits across bytes only into bits the mask clears.
+inline __m256i q6_top(__m256i hb, int c, __m256i mask) {
+  switch (c) {
+    case 0: return _mm256_and_si256(_mm256_slli_epi16(hb, 4), mask);
+    case 1: return _mm256_and_si256(_mm256_slli_epi16(hb, 2), mask);
+    case 2: return _mm256_and_si256(hb, mask);
+    default: return _mm256_and_si256(_mm256_srli_epi16(hb, 2), mask);
+  }
+}
+// (nib & low4) | top: one ternary-logic op where AVX-512VL is there.
+inline __m256i q6_merge(__m256i nib, __m256i low4, __m256i top) {
+#if defined(__AVX512VL__)
+  return _mm256_ternarylogic_epi32(nib, low4, top, 0xEA);
+#else
+  return _mm256_or_si256(_mm256_and_si256(nib, low4), top);
+#endif
+}
 template <int NT>
 void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i three = _mm256_set1_epi8(3);
+  const __m256i top = _mm256_set1_epi8(0x30);
   __m256 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
@@ -187,12 +205,9 @@ void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
       for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
         const __m256i bytes = load256(grp + 32 * c);
-        const __m128i shift = _mm_cvtsi32_si128(2 * c);
         // 6-bit quants 0..63: pairs of products stay within int16 (2 * 63 * 127).
-        const __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, low4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb0, shift), three), 4));
-        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb1, shift), three), 4));
+        const __m256i lo = q6_merge(bytes, low4, q6_top(hb0, c, top));
+        const __m256i hi = q6_merge(_mm256_srli_epi16(bytes, 4), low4, q6_top(hb1, c, top));
         for (int t = 0; t < NT; ++t) {
           const int8_t* act = a[t].q + b * 256 + 32 * u;
           lo32[t] = dp(lo32[t], lo, bcast4(act + 4 * c));

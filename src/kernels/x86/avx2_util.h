@@ -92,4 +92,23 @@ static inline __m256i plane2(__m256i v, int k) {
   return _mm256_and_si256(_mm256_srl_epi16(v, _mm_cvtsi32_si128(2 * k)), _mm256_set1_epi8(3));
 }
 
+// Bits 2c..2c+1 of every byte of hb moved to bits 4..5, the rest cleared (Q6_K's top bits
+// of slice c). The 16-bit shifts carry bits across bytes only into bits the mask clears.
+static inline __m256i q6_top(__m256i hb, int c, __m256i mask) {
+  switch (c) {
+    case 0: return _mm256_and_si256(_mm256_slli_epi16(hb, 4), mask);
+    case 1: return _mm256_and_si256(_mm256_slli_epi16(hb, 2), mask);
+    case 2: return _mm256_and_si256(hb, mask);
+    default: return _mm256_and_si256(_mm256_srli_epi16(hb, 2), mask);
+  }
+}
+// (nib & low4) | top: one ternary-logic op where AVX-512VL is there.
+static inline __m256i q6_merge(__m256i nib, __m256i low4, __m256i top) {
+#if defined(__AVX512VL__)
+  return _mm256_ternarylogic_epi32(nib, low4, top, 0xEA);
+#else
+  return _mm256_or_si256(_mm256_and_si256(nib, low4), top);
+#endif
+}
+
 }  // namespace frugal::x86

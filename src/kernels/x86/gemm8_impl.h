@@ -170,24 +170,6 @@ void gemm8_q4_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
   store_rows<NT>(acc, out, stride);
 }
 
-// Bits 2c..2c+1 of every byte of hb moved to bits 4..5, the rest cleared (Q6_K's top bits
-// of slice c). The 16-bit shifts carry bits across bytes only into bits the mask clears.
-inline __m256i q6_top(__m256i hb, int c, __m256i mask) {
-  switch (c) {
-    case 0: return _mm256_and_si256(_mm256_slli_epi16(hb, 4), mask);
-    case 1: return _mm256_and_si256(_mm256_slli_epi16(hb, 2), mask);
-    case 2: return _mm256_and_si256(hb, mask);
-    default: return _mm256_and_si256(_mm256_srli_epi16(hb, 2), mask);
-  }
-}
-// (nib & low4) | top: one ternary-logic op where AVX-512VL is there.
-inline __m256i q6_merge(__m256i nib, __m256i low4, __m256i top) {
-#if defined(__AVX512VL__)
-  return _mm256_ternarylogic_epi32(nib, low4, top, 0xEA);
-#else
-  return _mm256_or_si256(_mm256_and_si256(nib, low4), top);
-#endif
-}
 template <int NT>
 void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_t stride) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);

@@ -161,7 +161,7 @@ void gemv8_q5_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
 
 void gemv8_q6_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
   const __m256i low4 = _mm256_set1_epi8(0x0F);
-  const __m256i three = _mm256_set1_epi8(3);
+  const __m256i top = _mm256_set1_epi8(0x30);
   __m256 acc = _mm256_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = g + b * 1680;
@@ -175,11 +175,8 @@ void gemv8_q6_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
       __m256i lo32 = _mm256_setzero_si256(), hi32 = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
         const __m256i bytes = load(grp + 32 * c);
-        const __m128i shift = _mm_cvtsi32_si128(2 * c);
-        const __m256i lo = _mm256_or_si256(_mm256_and_si256(bytes, low4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb0, shift), three), 4));
-        const __m256i hi = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4),
-                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srl_epi16(hb1, shift), three), 4));
+        const __m256i lo = q6_merge(bytes, low4, q6_top(hb0, c, top));
+        const __m256i hi = q6_merge(_mm256_srli_epi16(bytes, 4), low4, q6_top(hb1, c, top));
         // Pair sums reach 2 * 63 * 127, so each goes to int32 at once.
         lo32 = _mm256_add_epi32(lo32, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, bcast4(act + 4 * c)), ones16()));
         hi32 = _mm256_add_epi32(hi32, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, bcast4(act + 16 + 4 * c)), ones16()));

@@ -307,11 +307,9 @@ TEST(QDot, MultiTokenKernelsMatchSingleTokenReference) {
       for (bool extreme : {false, true}) {
         const size_t rb = row_bytes(type, n);
         const std::vector<uint8_t> rows = weight_rows(type, n, 8, extreme, rng);
-        std::vector<uint8_t> group(repacked_group_bytes(type, n));
-        repack_group(type, rows.data(), rb, n, group.data());
+        const std::vector<uint8_t> group = repacked_groups(type, rows, n, 1);
         const std::vector<Quantized> acts = activation_rows(f, n, kMaxGemmTokens, extreme, rng);
-        std::vector<ActRow> views;
-        for (const auto& q : acts) views.push_back(q.row);
+        const std::vector<ActRow> views = views_of(acts);
         for (const QDotTable* table : available_qdot_tables()) {
           const Gemm8Fn gemm = table->gemm8(type);
           if (gemm == nullptr) continue;

@@ -1,10 +1,10 @@
-// Quantized matmul throughput on one thread: the path prefill and batched decode take
-// (repacked weights, activations quantized once, matmul_rows_quantized), on random weights
-// of one block type. Prints one line: int8 multiply-adds per second and weight bytes read
-// per second.
+// Matmul throughput on one thread: the path prefill and batched decode take (repacked
+// weights; activations quantized once and matmul_rows_quantized, or for F16 and BF16 float
+// activations and float panels through matmul_rows), on random weights of one type. Prints
+// one line: multiply-adds per second and weight bytes read per second.
 //
 //   bench_kernels [--type Q4_0] [--rows 8192] [--cols 2048] [--tokens 16] [--copies 1]
-//                 [--seconds 2]
+//                 [--seconds 2] [--row-major 1]
 //
 // --copies N keeps N copies of the matrix and cycles through them, so with enough copies
 // (more than the last-level cache holds) every pass streams the weights from memory; with
@@ -14,12 +14,16 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <sys/mman.h>
+
 #include "base/tensor_type.h"
+#include "kernels/kernels.h"
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
@@ -31,12 +35,15 @@ namespace {
   if (msg != nullptr) std::fprintf(stderr, "bench_kernels: %s\n\n", msg);
   std::fprintf(stderr,
                "usage: bench_kernels [--type T] [--rows N] [--cols N] [--tokens N] [--copies N] [--seconds S]\n"
-               "  --type     repackable block type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K; default Q4_0)\n"
+               "                     [--row-major 1]\n"
+               "  --type     repackable block type (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K) or F16, BF16\n"
+               "             (default Q4_0)\n"
                "  --rows     weight rows, a multiple of 32 (default 8192)\n"
                "  --cols     columns, a multiple of 256 (default 2048)\n"
                "  --tokens   activation rows (default 16)\n"
                "  --copies   copies of the matrix cycled through (default 1)\n"
-               "  --seconds  measuring time (default 2)\n");
+               "  --seconds  measuring time (default 2)\n"
+               "  --row-major 1  F16/BF16 weights in the file's row-major layout (no panels), for A/B\n");
   std::exit(msg != nullptr ? 2 : 0);
 }
 
@@ -47,6 +54,7 @@ int main(int argc, char** argv) {
   TensorType type = TensorType::Q4_0;
   int64_t rows = 8192, cols = 2048, tokens = 16, copies = 1;
   double seconds = 2.0;
+  bool row_major = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     if (a == "-h" || a == "--help") usage(nullptr);
@@ -54,7 +62,9 @@ int main(int argc, char** argv) {
     const char* v = argv[++i];
     if (a == "--type") {
       const auto t = parse_tensor_type(v);
-      if (!t || !can_repack(*t)) usage("--type: not a repackable block type");
+      if (!t || !(can_repack(*t) || *t == TensorType::F16 || *t == TensorType::BF16)) {
+        usage("--type: not a repackable block type, F16 or BF16");
+      }
       type = *t;
     } else if (a == "--rows") {
       rows = std::atoll(v);
@@ -64,6 +74,8 @@ int main(int argc, char** argv) {
       tokens = std::atoll(v);
     } else if (a == "--copies") {
       copies = std::atoll(v);
+    } else if (a == "--row-major") {
+      row_major = std::string_view(v) == "1";
     } else if (a == "--seconds") {
       seconds = std::atof(v);
     } else {
@@ -83,15 +95,37 @@ int main(int argc, char** argv) {
     for (auto& v : x) v = normal(rng);
     quantize_row(type, x.data(), weights.data() + static_cast<size_t>(r) * rb, cols);
   }
-  const size_t gb = repacked_group_bytes(type, cols);
-  const size_t matrix_bytes = gb * static_cast<size_t>(rows / 8);
-  std::vector<std::vector<uint8_t>> packed(static_cast<size_t>(copies), std::vector<uint8_t>(matrix_bytes));
+  const bool is_float = type == TensorType::F16 || type == TensorType::BF16;
+  if (is_float && !row_major && (type == TensorType::F16 ? kernels().panel_f16_f32 : kernels().panel_bf16_f32) == nullptr) {
+    usage("these kernels keep 16-bit float weights row-major (no panel products)");
+  }
+  const int64_t group_rows = is_float ? kPanelRows : 8;
+  const size_t gb = is_float ? float_panel_bytes(cols) : repacked_group_bytes(type, cols);
+  const size_t matrix_bytes = gb * static_cast<size_t>(rows / group_rows);
+  std::vector<uint8_t*> packed(static_cast<size_t>(copies));
   for (auto& p : packed) {
-    for (int64_t g = 0; g < rows / 8; ++g) {
-      repack_group(type, weights.data() + static_cast<size_t>(8 * g) * rb, rb, cols, p.data() + static_cast<size_t>(g) * gb);
+    // 2 MiB-aligned and huge-page-backed, as the backend keeps repacked weights.
+    constexpr size_t kHuge = size_t{2} << 20;
+    p = static_cast<uint8_t*>(std::aligned_alloc(kHuge, (matrix_bytes + kHuge - 1) / kHuge * kHuge));
+    if (p == nullptr) usage("cannot allocate the weight copies");
+    ::madvise(p, matrix_bytes, MADV_HUGEPAGE);
+    for (int64_t g = 0; g < rows / group_rows; ++g) {
+      const uint8_t* src = weights.data() + static_cast<size_t>(group_rows * g) * rb;
+      uint8_t* dst = p + static_cast<size_t>(g) * gb;
+      if (is_float && row_major) {
+        std::memcpy(dst, src, gb);
+      } else if (is_float) {
+        repack_float_panel(src, rb, cols, dst);
+      } else {
+        repack_group(type, src, rb, cols, dst);
+      }
     }
   }
-  const ActFormat format = act_format(type);
+  // Float weights meet float activations (matmul_rows); the others int8 ones.
+  std::vector<float> xf(static_cast<size_t>(tokens * cols));
+  for (auto& v : xf) v = normal(rng);
+  std::vector<float> scratch(static_cast<size_t>(cols));
+  const ActFormat format = is_float ? ActFormat::A32 : act_format(type);
   const size_t ab = act_row_bytes(format, cols);
   std::vector<uint8_t> act(ab * static_cast<size_t>(tokens) + 64);
   uint8_t* act0 = act.data() + (64 - reinterpret_cast<uintptr_t>(act.data()) % 64) % 64;  // 64-byte aligned
@@ -112,15 +146,25 @@ int main(int argc, char** argv) {
   double elapsed = 0.0;
   const auto start = std::chrono::steady_clock::now();
   do {
-    m.packed = packed[static_cast<size_t>(passes % copies)].data();
-    matmul_rows_quantized(m, act0, ab, tokens, out.data(), rows, 0, rows);
+    m.packed = packed[static_cast<size_t>(passes % copies)];
+    if (row_major) {
+      m.data = m.packed;
+      m.packed = nullptr;
+    }
+    if (is_float) {
+      matmul_rows(m, xf.data(), cols, tokens, out.data(), rows, 0, rows, scratch.data());
+    } else {
+      matmul_rows_quantized(m, act0, ab, tokens, out.data(), rows, 0, rows);
+    }
     ++passes;
     elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } while (elapsed < seconds);
   const double macs = static_cast<double>(passes) * static_cast<double>(rows * cols * tokens);
   std::printf("%s %s rows %lld cols %lld tokens %lld copies %lld: %.2f G MAC/s, %.1f GB/s of weights\n",
-              qdot().isa, std::string(type_name(type)).c_str(), static_cast<long long>(rows),
+              is_float ? kernels().isa : qdot().isa, std::string(type_name(type)).c_str(),
+              static_cast<long long>(rows),
               static_cast<long long>(cols), static_cast<long long>(tokens), static_cast<long long>(copies),
               macs / elapsed / 1e9, static_cast<double>(passes) * static_cast<double>(matrix_bytes) / elapsed / 1e9);
+  for (uint8_t* p : packed) std::free(p);
   return 0;
 }

@@ -132,6 +132,8 @@ class CpuBackend final : public Backend {
     auto w = std::make_unique<CpuWeight>(t);
     if (repack_ && can_repack(t.type) && t.n_rows() >= kRepackRows && t.n_rows() % kRepackRows == 0) {
       repack(*w);
+    } else if (repack_ && t.n_rows() >= kPanelRows && has_panels(t.type)) {
+      repack_panels(*w);
     } else if (repack_ && t.n_rows() > 1 && (t.type == TensorType::F16 || t.type == TensorType::BF16 ||
                                               t.type == TensorType::F32)) {
       copy_to_anonymous(*w);
@@ -535,6 +537,27 @@ class CpuBackend final : public Backend {
     pool_.parallel_for(static_cast<size_t>(groups), 16, [&](size_t b, size_t e) {
       for (size_t g = b; g < e; ++g) {
         repack_group(m.type, m.data + g * kRepackRows * m.row_bytes, m.row_bytes, m.cols, dst + g * m.group_bytes);
+      }
+    });
+    m.packed = dst;
+  }
+
+  static bool has_panels(TensorType type) {
+    return (type == TensorType::F16 && kernels().panel_f16_f32 != nullptr) ||
+           (type == TensorType::BF16 && kernels().panel_bf16_f32 != nullptr);
+  }
+
+  // 16-bit float matrices as panels of kPanelRows rows in anonymous, huge-page-backed memory
+  // (the last rows, short of a panel, stay in the file mapping, as the rows `embed` reads).
+  void repack_panels(CpuWeight& w) {
+    WeightMatrix& m = w.matrix;
+    m.group_bytes = float_panel_bytes(m.cols);
+    const int64_t panels = m.rows / kPanelRows;
+    w.packed = aligned_array<uint8_t>(m.group_bytes * static_cast<size_t>(panels), false);
+    uint8_t* dst = w.packed.get();
+    pool_.parallel_for(static_cast<size_t>(panels), 16, [&](size_t b, size_t e) {
+      for (size_t p = b; p < e; ++p) {
+        repack_float_panel(m.data + p * kPanelRows * m.row_bytes, m.row_bytes, m.cols, dst + p * m.group_bytes);
       }
     });
     m.packed = dst;

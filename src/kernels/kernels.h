@@ -54,7 +54,23 @@ struct KernelTable {
                          float* out);
   void (*dot6x4_bf16_f32)(const uint16_t* a, int64_t a_stride, const float* b, int64_t b_stride, int64_t n,
                           float* out);
+  // 16-bit float weights repacked into panels of kPanelRows rows, k-major
+  // (panel[k * kPanelRows + i] = W[row0 + i, k]; kernels/repack.h):
+  //   y[t * y_stride + i] (+)= sum_k panel[k * kPanelRows + i] * x[t * x_stride + k]
+  // for i < kPanelRows and t < n_tokens <= kPanelTokens, added to y's values when
+  // `accumulate` (a product split over ranges of k). One 64-byte line holds one column of
+  // the whole panel, so a product reads a single stream of weights; every activation value
+  // is broadcast once per kPanelRows multiply-adds. Null in tables whose ISA keeps float
+  // weights row-major (the backend repacks only when the chosen table has these).
+  void (*panel_f16_f32)(const uint16_t* panel, const float* x, int64_t x_stride, int n_tokens, int64_t n,
+                        float* y, int64_t y_stride, bool accumulate);
+  void (*panel_bf16_f32)(const uint16_t* panel, const float* x, int64_t x_stride, int n_tokens, int64_t n,
+                         float* y, int64_t y_stride, bool accumulate);
 };
+
+// Rows per float panel and the most tokens one panel call takes.
+constexpr int kPanelRows = 32;
+constexpr int kPanelTokens = 12;
 
 const KernelTable& scalar_kernels();
 // nullptr when this build has no AVX2 kernels or the CPU lacks AVX2/FMA/F16C.

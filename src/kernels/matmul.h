@@ -15,8 +15,10 @@ struct WeightMatrix {
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_bytes = 0;
-  // When not null: the same matrix repacked into groups of 8 interleaved rows
-  // (kernels/repack.h), group g at packed + g * group_bytes.
+  // When not null: the same matrix repacked (kernels/repack.h), group g at
+  // packed + g * group_bytes: block-quantized types in groups of 8 interleaved rows, F16 and
+  // BF16 in panels of kPanelRows rows (only where kernels() has panel products; rows past
+  // the last whole panel are read from data).
   const uint8_t* packed = nullptr;
   size_t group_bytes = 0;
 };

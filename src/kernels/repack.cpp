@@ -1,8 +1,10 @@
 #include "kernels/repack.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/error.h"
+#include "kernels/kernels.h"
 #include "quant/blocks.h"
 #include "quant/kquant_scales.h"
 
@@ -234,6 +236,20 @@ void repack_group(TensorType type, const uint8_t* src, size_t stride, int64_t n,
     case TensorType::Q5_K: repack_q45_k<BlockQ5_K>(src, stride, n, dst); break;
     case TensorType::Q6_K: repack_q6_k(src, stride, n, dst); break;
     default: fail("no repacked layout for {}", type_name(type));
+  }
+}
+
+size_t float_panel_bytes(int64_t n) { return static_cast<size_t>(n) * kPanelRows * sizeof(uint16_t); }
+
+void repack_float_panel(const uint8_t* src, size_t src_row_bytes, int64_t n, uint8_t* dst) {
+  // A transpose in column blocks, so the reads of 32 rows and the writes both stay in L1.
+  constexpr int64_t kBlock = 64;
+  for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
+    const int64_t k1 = std::min(n, k0 + kBlock);
+    for (int i = 0; i < kPanelRows; ++i) {
+      const uint8_t* row = src + static_cast<size_t>(i) * src_row_bytes;
+      for (int64_t k = k0; k < k1; ++k) std::memcpy(dst + 2 * (k * kPanelRows + i), row + 2 * k, 2);
+    }
   }
 }
 

@@ -55,4 +55,12 @@ size_t repacked_group_bytes(TensorType type, int64_t n);
 // Repacks 8 consecutive rows (row stride src_row_bytes) into one group.
 void repack_group(TensorType type, const uint8_t* src, size_t src_row_bytes, int64_t n, uint8_t* dst);
 
+// 16-bit float matrices (F16, BF16) are repacked, where the dispatched kernels have panel
+// products (kernels.h), into panels of kPanelRows consecutive rows stored column by column:
+// panel[k * kPanelRows + i] = row i's element k. Rows past the last whole panel stay in the
+// original row-major data.
+size_t float_panel_bytes(int64_t n);
+// Repacks kPanelRows consecutive 16-bit rows (row stride src_row_bytes) of n values.
+void repack_float_panel(const uint8_t* src, size_t src_row_bytes, int64_t n, uint8_t* dst);
+
 }  // namespace frugal

@@ -101,6 +101,19 @@ void dot_rx4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, floa
   }
 }
 
+// 16-bit float panel (kernels.h): each output a sequential sum over k.
+template <float (*ToFloat)(uint16_t)>
+void panel(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+           bool accumulate) {
+  for (int t = 0; t < n_tokens; ++t) {
+    for (int i = 0; i < kPanelRows; ++i) {
+      float sum = 0.0f;
+      for (int64_t k = 0; k < n; ++k) sum += ToFloat(p[k * kPanelRows + i]) * x[t * xs + k];
+      y[t * ys + i] = accumulate ? y[t * ys + i] + sum : sum;
+    }
+  }
+}
+
 }  // namespace
 
 const KernelTable& scalar_kernels() {
@@ -116,7 +129,8 @@ const KernelTable& scalar_kernels() {
                                  dot_rx4<4, float, dot_f32>, dot_rx4<4, uint16_t, dot_f16_f32>,
                                  dot_rx4<4, uint16_t, dot_bf16_f32>,
                                  dot_rx4<6, float, dot_f32>, dot_rx4<6, uint16_t, dot_f16_f32>,
-                                 dot_rx4<6, uint16_t, dot_bf16_f32>};
+                                 dot_rx4<6, uint16_t, dot_bf16_f32>,
+                                 panel<fp16_to_fp32>, panel<bf16_to_fp32>};
   return table;
 }
 

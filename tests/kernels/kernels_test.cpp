@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 #include <random>
+#include <utility>
 
 #include "base/half.h"
 #include "kernels/cpu_features.h"
@@ -292,6 +293,111 @@ TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
           mag += std::fabs(static_cast<double>(deq[static_cast<size_t>(r * cols + k)]) * x[static_cast<size_t>(t * cols + k)]);
         }
         EXPECT_NEAR(y[static_cast<size_t>(t * rows + r)], want, 1e-5 * mag + 1e-6);
+      }
+    }
+  }
+}
+
+// 16-bit float panels (F16, BF16): every SIMD panel kernel equals the scalar reference for
+// each token count it takes, awkward column counts, storing or accumulating.
+TEST(Kernels, PanelKernelsMatchScalarReference) {
+  const KernelTable& ref = scalar_kernels();
+  std::mt19937 rng(11);
+  int checked = 0;
+  for (const KernelTable* simd : simd_tables()) {
+    SCOPED_TRACE(simd->isa);
+    if (simd->panel_f16_f32 == nullptr) continue;
+    for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{17}, int64_t{64}, int64_t{257}}) {
+      const auto w = random_floats(static_cast<size_t>(n * kPanelRows), rng);
+      std::vector<uint16_t> h(w.size()), bf(w.size());
+      for (size_t i = 0; i < w.size(); ++i) {
+        h[i] = fp32_to_fp16(w[i]);
+        bf[i] = fp32_to_bf16(w[i]);
+      }
+      const int64_t xs = n + 5, ys = kPanelRows + 3;
+      const auto x = random_floats(static_cast<size_t>(kPanelTokens * xs), rng);
+      for (int nt = 1; nt <= kPanelTokens; ++nt) {
+        for (const bool accumulate : {false, true}) {
+          for (const bool f16 : {true, false}) {
+            const auto start = random_floats(static_cast<size_t>(kPanelTokens * ys), rng);
+            std::vector<float> got = start, want = start;
+            (f16 ? simd->panel_f16_f32 : simd->panel_bf16_f32)(f16 ? h.data() : bf.data(), x.data(), xs, nt, n,
+                                                               got.data(), ys, accumulate);
+            (f16 ? ref.panel_f16_f32 : ref.panel_bf16_f32)(f16 ? h.data() : bf.data(), x.data(), xs, nt, n,
+                                                           want.data(), ys, accumulate);
+            for (int t = 0; t < kPanelTokens; ++t) {
+              for (int64_t i = 0; i < ys; ++i) {
+                const auto at = static_cast<size_t>(t * ys + i);
+                if (t >= nt || i >= kPanelRows) {
+                  EXPECT_EQ(got[at], start[at]) << "wrote outside the tile: t=" << t << " i=" << i;
+                  continue;
+                }
+                float mag = accumulate ? std::fabs(start[at]) : 0.0f;
+                for (int64_t k = 0; k < n; ++k) {
+                  mag += std::fabs(w[static_cast<size_t>(k * kPanelRows + i)] * x[static_cast<size_t>(t * xs + k)]);
+                }
+                expect_close_sum(got[at], want[at], mag, n + 1);
+              }
+            }
+            ++checked;
+          }
+        }
+      }
+    }
+  }
+  if (checked == 0) GTEST_SKIP() << "no SIMD panel kernels on this CPU: " << cpu_features().to_string();
+}
+
+// matmul_rows over panel-repacked F16/BF16 weights equals the same product over the
+// row-major data: decode-sized and prefill-sized token counts (the latter through the token
+// and column blocks, with columns past one column block), row ranges that start and end
+// inside a panel, and rows past the last whole panel.
+TEST(Kernels, PanelMatmulMatchesRowMajorMatmul) {
+  if (kernels().panel_f16_f32 == nullptr) GTEST_SKIP() << "the dispatched kernels keep float weights row-major";
+  std::mt19937 rng(12);
+  for (const TensorType type : {TensorType::F16, TensorType::BF16}) {
+    SCOPED_TRACE(std::string(type_name(type)));
+    const int64_t cols = 2048 + 40, rows = 3 * kPanelRows + 7;
+    const size_t rb = row_bytes(type, cols);
+    std::vector<uint8_t> w(rb * rows);
+    std::vector<float> deq(static_cast<size_t>(rows * cols));
+    for (int64_t r = 0; r < rows; ++r) {
+      const auto src = random_floats(static_cast<size_t>(cols), rng);
+      quantize_row(type, src.data(), w.data() + static_cast<size_t>(r) * rb, cols);
+      dequantize_row(type, w.data() + static_cast<size_t>(r) * rb, deq.data() + r * cols, cols);
+    }
+    const int64_t panels = rows / kPanelRows;
+    std::vector<uint8_t> packed(float_panel_bytes(cols) * static_cast<size_t>(panels));
+    for (int64_t p = 0; p < panels; ++p) {
+      repack_float_panel(w.data() + static_cast<size_t>(p * kPanelRows) * rb, rb, cols,
+                         packed.data() + static_cast<size_t>(p) * float_panel_bytes(cols));
+    }
+    WeightMatrix plain{type, w.data(), rows, cols, rb};
+    WeightMatrix panel = plain;
+    panel.packed = packed.data();
+    panel.group_bytes = float_panel_bytes(cols);
+    std::vector<float> scratch(static_cast<size_t>(cols));
+    for (const int64_t tokens : {int64_t{1}, int64_t{5}, int64_t{12}, int64_t{13}, int64_t{131}}) {
+      const auto x = random_floats(static_cast<size_t>(tokens * cols), rng);
+      for (const auto& [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {kPanelRows, 2 * kPanelRows}, {5, rows - 2}}) {
+        SCOPED_TRACE("tokens " + std::to_string(tokens) + " rows " + std::to_string(r0) + ".." + std::to_string(r1));
+        std::vector<float> got(static_cast<size_t>(tokens * rows), -1.0f), want = got;
+        matmul_rows(panel, x.data(), cols, tokens, got.data(), rows, r0, r1, scratch.data());
+        matmul_rows(plain, x.data(), cols, tokens, want.data(), rows, r0, r1, scratch.data());
+        for (int64_t t = 0; t < tokens; ++t) {
+          for (int64_t r = 0; r < rows; ++r) {
+            const auto at = static_cast<size_t>(t * rows + r);
+            if (r < r0 || r >= r1) {
+              EXPECT_EQ(got[at], -1.0f);
+              continue;
+            }
+            float mag = 0.0f;
+            for (int64_t k = 0; k < cols; ++k) {
+              mag += std::fabs(deq[static_cast<size_t>(r * cols + k)] * x[static_cast<size_t>(t * cols + k)]);
+            }
+            expect_close_sum(got[at], want[at], mag, cols);
+          }
+        }
       }
     }
   }

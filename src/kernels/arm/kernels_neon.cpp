@@ -266,7 +266,8 @@ const KernelTable& neon_kernel_table() {
   static const KernelTable table{"neon",        dot_f32,       dot_f16_f32,   dot_bf16_f32, axpy_f32,
                                  axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot_rx4_f32<4>, dot_rx4_f16_f32<4>, dot_rx4_bf16_f32<4>,
-                                 dot_rx4_f32<6>, dot_rx4_f16_f32<6>, dot_rx4_bf16_f32<6>};
+                                 dot_rx4_f32<6>, dot_rx4_f16_f32<6>, dot_rx4_bf16_f32<6>,
+                                 nullptr,        nullptr};  // float weights stay row-major
   return table;
 }
 

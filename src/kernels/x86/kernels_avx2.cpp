@@ -2,6 +2,7 @@
 // -mf16c and only reached through dispatch after cpuid confirmed those features.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstring>
 #include <initializer_list>
 
@@ -259,6 +260,77 @@ void dot_rx4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, floa
   }
 }
 
+// V x 8 rows of a 16-bit float panel (row stride kPanelRows in k) x T tokens, U accumulator
+// sets over interleaved k. With 16 ymm registers: one token takes the whole 32-row panel
+// (V = 4, U = 2: 8 chains); more tokens go 16 rows (V = 2) and up to 6 tokens at a time.
+template <int V, int T, int U, typename Load>
+void panel_tile(const uint16_t* p, const float* x, int64_t xs, int64_t n, float* y, int64_t ys, bool accumulate,
+                Load load) {
+  __m256 acc[U][T][V];
+  for (auto& a : acc) {
+    for (auto& t : a) {
+      for (auto& v : t) v = _mm256_setzero_ps();
+    }
+  }
+  int64_t k = 0;
+  for (; k + U <= n; k += U) {
+    for (int u = 0; u < U; ++u) {
+      __m256 w[V];
+      for (int v = 0; v < V; ++v) w[v] = load(p + (k + u) * kPanelRows + 8 * v);
+      for (int t = 0; t < T; ++t) {
+        const __m256 b = _mm256_broadcast_ss(x + t * xs + k + u);
+        for (int v = 0; v < V; ++v) acc[u][t][v] = _mm256_fmadd_ps(w[v], b, acc[u][t][v]);
+      }
+    }
+  }
+  for (; k < n; ++k) {
+    __m256 w[V];
+    for (int v = 0; v < V; ++v) w[v] = load(p + k * kPanelRows + 8 * v);
+    for (int t = 0; t < T; ++t) {
+      const __m256 b = _mm256_broadcast_ss(x + t * xs + k);
+      for (int v = 0; v < V; ++v) acc[0][t][v] = _mm256_fmadd_ps(w[v], b, acc[0][t][v]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    for (int v = 0; v < V; ++v) {
+      for (int u = 1; u < U; ++u) acc[0][t][v] = _mm256_add_ps(acc[0][t][v], acc[u][t][v]);
+      if (accumulate) acc[0][t][v] = _mm256_add_ps(acc[0][t][v], _mm256_loadu_ps(y + t * ys + 8 * v));
+      _mm256_storeu_ps(y + t * ys + 8 * v, acc[0][t][v]);
+    }
+  }
+}
+
+template <typename Load>
+void panel_body(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+                bool accumulate, Load load) {
+  static_assert(kPanelRows == 32);
+  if (n_tokens == 1) return panel_tile<4, 1, 2>(p, x, xs, n, y, ys, accumulate, load);
+  for (int h = 0; h < 2; ++h) {
+    for (int t = 0; t < n_tokens; t += 6) {
+      const uint16_t* ph = p + 16 * h;
+      const float* xt = x + t * xs;
+      float* yt = y + t * ys + 16 * h;
+      switch (std::min(6, n_tokens - t)) {
+        case 1: panel_tile<2, 1, 4>(ph, xt, xs, n, yt, ys, accumulate, load); break;
+        case 2: panel_tile<2, 2, 2>(ph, xt, xs, n, yt, ys, accumulate, load); break;
+        case 3: panel_tile<2, 3, 1>(ph, xt, xs, n, yt, ys, accumulate, load); break;
+        case 4: panel_tile<2, 4, 1>(ph, xt, xs, n, yt, ys, accumulate, load); break;
+        case 5: panel_tile<2, 5, 1>(ph, xt, xs, n, yt, ys, accumulate, load); break;
+        default: panel_tile<2, 6, 1>(ph, xt, xs, n, yt, ys, accumulate, load); break;
+      }
+    }
+  }
+}
+
+void panel_f16_f32(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+                   bool accumulate) {
+  panel_body(p, x, xs, n_tokens, n, y, ys, accumulate, [](const uint16_t* q) { return load_f16(q); });
+}
+void panel_bf16_f32(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+                   bool accumulate) {
+  panel_body(p, x, xs, n_tokens, n, y, ys, accumulate, [](const uint16_t* q) { return load_bf16(q); });
+}
+
 }  // namespace
 
 const KernelTable& avx2_kernel_table() {
@@ -267,7 +339,7 @@ const KernelTable& avx2_kernel_table() {
                                  dot4_f16_f32,  dot4_bf16_f32, dot_rx4<4, float, dot4_f32>,
                                  dot_rx4<4, uint16_t, dot4_f16_f32>, dot_rx4<4, uint16_t, dot4_bf16_f32>,
                                  dot_rx4<6, float, dot4_f32>, dot_rx4<6, uint16_t, dot4_f16_f32>,
-                                 dot_rx4<6, uint16_t, dot4_bf16_f32>};
+                                 dot_rx4<6, uint16_t, dot4_bf16_f32>, panel_f16_f32, panel_bf16_f32};
   return table;
 }
 

@@ -126,6 +126,81 @@ void dot_rx4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs,
   dot_rx4_body<R>(a, as, b, bs, n, out, load_bf16, bf16_scalar);
 }
 
+// kPanelRows (32) rows x T tokens of a 16-bit float panel: 2T accumulators, U sets of them
+// over interleaved k so that short tiles (one or two tokens: decode) still keep eight
+// independent FMA chains in flight. Each k loads one 64-byte line of weights (two
+// conversions) and broadcasts one activation per token.
+template <int T, int U, typename Load>
+void panel_tile(const uint16_t* p, const float* x, int64_t xs, int64_t n, float* y, int64_t ys, bool accumulate,
+                Load load) {
+  static_assert(kPanelRows == 32);
+  __m512 acc[U][T][2];
+  for (auto& a : acc) {
+    for (auto& t : a) t[0] = t[1] = _mm512_setzero_ps();
+  }
+  int64_t k = 0;
+  for (; k + U <= n; k += U) {
+    for (int u = 0; u < U; ++u) {
+      const __m512 w0 = load(p + (k + u) * 32), w1 = load(p + (k + u) * 32 + 16);
+      for (int t = 0; t < T; ++t) {
+        const __m512 b = _mm512_set1_ps(x[t * xs + k + u]);
+        acc[u][t][0] = _mm512_fmadd_ps(w0, b, acc[u][t][0]);
+        acc[u][t][1] = _mm512_fmadd_ps(w1, b, acc[u][t][1]);
+      }
+    }
+  }
+  for (; k < n; ++k) {
+    const __m512 w0 = load(p + k * 32), w1 = load(p + k * 32 + 16);
+    for (int t = 0; t < T; ++t) {
+      const __m512 b = _mm512_set1_ps(x[t * xs + k]);
+      acc[0][t][0] = _mm512_fmadd_ps(w0, b, acc[0][t][0]);
+      acc[0][t][1] = _mm512_fmadd_ps(w1, b, acc[0][t][1]);
+    }
+  }
+  for (int t = 0; t < T; ++t) {
+    for (int u = 1; u < U; ++u) {
+      acc[0][t][0] = _mm512_add_ps(acc[0][t][0], acc[u][t][0]);
+      acc[0][t][1] = _mm512_add_ps(acc[0][t][1], acc[u][t][1]);
+    }
+    if (accumulate) {
+      acc[0][t][0] = _mm512_add_ps(acc[0][t][0], _mm512_loadu_ps(y + t * ys));
+      acc[0][t][1] = _mm512_add_ps(acc[0][t][1], _mm512_loadu_ps(y + t * ys + 16));
+    }
+    _mm512_storeu_ps(y + t * ys, acc[0][t][0]);
+    _mm512_storeu_ps(y + t * ys + 16, acc[0][t][1]);
+  }
+}
+
+template <typename Load>
+void panel_body(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+                bool accumulate, Load load) {
+  static_assert(kPanelTokens == 12);
+  switch (n_tokens) {
+    case 1: return panel_tile<1, 4>(p, x, xs, n, y, ys, accumulate, load);
+    case 2: return panel_tile<2, 4>(p, x, xs, n, y, ys, accumulate, load);
+    case 3: return panel_tile<3, 2>(p, x, xs, n, y, ys, accumulate, load);
+    case 4: return panel_tile<4, 2>(p, x, xs, n, y, ys, accumulate, load);
+    case 5: return panel_tile<5, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 6: return panel_tile<6, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 7: return panel_tile<7, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 8: return panel_tile<8, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 9: return panel_tile<9, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 10: return panel_tile<10, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 11: return panel_tile<11, 1>(p, x, xs, n, y, ys, accumulate, load);
+    case 12: return panel_tile<12, 1>(p, x, xs, n, y, ys, accumulate, load);
+    default: return;
+  }
+}
+
+void panel_f16_f32(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+                   bool accumulate) {
+  panel_body(p, x, xs, n_tokens, n, y, ys, accumulate, load_f16);
+}
+void panel_bf16_f32(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int64_t n, float* y, int64_t ys,
+                    bool accumulate) {
+  panel_body(p, x, xs, n_tokens, n, y, ys, accumulate, load_bf16);
+}
+
 // weighted_sum4 over V vectors of 16 columns (4 x 4 accumulators cover a 64-wide head).
 template <int V>
 void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc) {
@@ -173,6 +248,8 @@ const KernelTable& avx512_kernel_table() {
     t.dot6x4_f16_f32 = dot_rx4_f16_f32<6>;
     t.dot6x4_bf16_f32 = dot_rx4_bf16_f32<6>;
     t.weighted_sum4_f32 = weighted_sum4_f32;
+    t.panel_f16_f32 = panel_f16_f32;
+    t.panel_bf16_f32 = panel_bf16_f32;
     return t;
   }();
   return table;

@@ -45,6 +45,10 @@ class Rng {
   uint64_t s_[4];
 };
 
+// The index of the largest value, the lowest among equals; NaNs never win (0 when v[0] is
+// NaN). 0 for an empty span.
+size_t argmax_first(std::span<const float> v);
+
 class Sampler {
  public:
   Sampler(const SamplerConfig& config, int32_t n_vocab);

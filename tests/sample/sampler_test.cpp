@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <map>
+#include <random>
+#include <vector>
 
 #include "base/error.h"
 #include "sample/sampler.h"
@@ -22,6 +25,36 @@ TEST(Sampler, GreedyTakesArgmaxLowestIdOnTies) {
   Sampler s(plain(0.0f), 4);
   std::vector<float> logits = {1.0f, 3.0f, 3.0f, -2.0f};
   EXPECT_EQ(s.sample(logits), 1);
+}
+
+// The lane-wise argmax against the one-index loop it replaces: ties (few distinct values),
+// NaNs and infinities anywhere, every length around the lane width and a vocabulary's.
+TEST(Sampler, ArgmaxMatchesPlainLoop) {
+  const auto plain_argmax = [](const std::vector<float>& v) {
+    size_t best = 0;
+    for (size_t i = 1; i < v.size(); ++i) {
+      if (v[i] > v[best]) best = i;
+    }
+    return best;
+  };
+  std::mt19937 rng(5);
+  std::uniform_int_distribution<int> small(0, 6);
+  const float specials[] = {std::nanf(""), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()};
+  std::vector<size_t> sizes;
+  for (size_t n = 0; n <= 70; ++n) sizes.push_back(n);
+  sizes.push_back(128256);
+  for (const size_t n : sizes) {
+    for (int trial = 0; trial < 20; ++trial) {
+      std::vector<float> v(n);
+      for (auto& x : v) x = static_cast<float>(small(rng));
+      if (n > 0 && trial % 2 == 1) {
+        for (int k = 0; k < 3; ++k) v[static_cast<size_t>(rng()) % n] = specials[(trial / 2 + k) % 3];
+      }
+      if (n > 0 && trial == 4) v[0] = std::nanf("");
+      ASSERT_EQ(argmax_first(v), plain_argmax(v)) << "n=" << n << " trial=" << trial;
+    }
+  }
 }
 
 TEST(Sampler, SameSeedSameTokens) {

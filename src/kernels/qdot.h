@@ -52,9 +52,10 @@ using Gemm8Fn = void (*)(const uint8_t* group, const ActRow* a, int nt, int64_t 
 constexpr int kMaxGemm16Tokens = 8;
 using Gemm16Fn = void (*)(const uint8_t* group0, const uint8_t* group1, const ActRow* a, int nt, int64_t n, float* out,
                           int64_t out_stride);
-// The same over four adjacent repacked groups (32 rows; group i at group0 + i * group_bytes):
-// up to kMaxGemm32Tokens activation rows, out[t * out_stride + r] for r < 32. Each activation
-// load feeds twice the products of a Gemm16Fn's.
+// The same over four repacked groups (32 rows; group i at group0 + i * group_bytes, adjacent
+// groups or any other stride): up to kMaxGemm32Tokens activation rows, out[t * out_stride + r]
+// for r < 32. Each activation load feeds twice the products of a Gemm16Fn's. (A Gemm16Fn's
+// two groups may also lie anywhere.)
 constexpr int kMaxGemm32Tokens = 4;
 using Gemm32Fn = void (*)(const uint8_t* group0, int64_t group_bytes, const ActRow* a, int nt, int64_t n, float* out,
                           int64_t out_stride);

@@ -410,7 +410,9 @@ TEST(Kernels, PackedQuantizedMatmulMatchesScalarDots) {
   std::mt19937 rng(11);
   for (TensorType type : {TensorType::Q4_0, TensorType::Q8_0, TensorType::Q4_K, TensorType::Q6_K, TensorType::Q5_0}) {
     SCOPED_TRACE(std::string(type_name(type)));
-    const int64_t cols = 512, rows = 40;  // 5 groups of 8: two 16-row pairs and one left over
+    // 11 groups of 8: decode batches (1-3 tokens) go in 4 or 2 far-apart streams of 2 or 5
+    // groups with groups left over; 4 and more tokens in 32-, 16- and 8-row passes.
+    const int64_t cols = 512, rows = 88;
     const size_t rb = row_bytes(type, cols);
     std::vector<uint8_t> w(rb * rows);
     for (int64_t r = 0; r < rows; ++r) {
@@ -425,13 +427,13 @@ TEST(Kernels, PackedQuantizedMatmulMatchesScalarDots) {
     }
     m.packed = packed.data();
     const ActFormat f = act_format(type);
-    for (int64_t tokens : {1, 3, 4, 13}) {
+    for (int64_t tokens : {1, 2, 3, 4, 13}) {
       const size_t stride = act_row_bytes(f, cols);
       std::vector<uint8_t> act(stride * static_cast<size_t>(tokens) + 64);
       uint8_t* base = act.data() + (64 - reinterpret_cast<uintptr_t>(act.data()) % 64) % 64;
       const auto x = random_floats(static_cast<size_t>(tokens * cols), rng);
       for (int64_t t = 0; t < tokens; ++t) qdot().quantize(f)(x.data() + t * cols, cols, base + t * stride);
-      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 40}, {8, 24}}) {
+      for (auto [r0, r1] : {std::pair<int64_t, int64_t>{0, rows}, {16, 80}, {8, 24}}) {
         std::vector<float> y(static_cast<size_t>(tokens * rows), -7.0f);
         matmul_rows_quantized(m, base, stride, tokens, y.data(), rows, r0, r1);
         for (int64_t t = 0; t < tokens; ++t) {

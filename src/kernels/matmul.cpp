@@ -118,15 +118,17 @@ void float_panels_times_tokens(const WeightMatrix& w, PanelFn panel, const float
   rows(std::max(r0, p1 * kPanelRows), r1);
 }
 
-// Decode-sized batches (nt < 4) over the groups [g0, g1) of a repacked matrix: the range
-// is cut into S equal parts, far apart in memory, and one multi-group kernel pass reads
-// the same group position of every part (S = 4 through a Gemm32Fn, whose group stride may
-// be any distance; else S = 2 through a Gemm16Fn's two group pointers). One thread then
-// reads S streams that share no DRAM pages: on one Zen 5 thread, from memory, Q4_0 streamed
-// 32-34 GB/s against 27-29 for the 8-row kernel over consecutive groups, Q4_K 30-31 against
-// 22 and Q6_K 33-34 against 25-28 (two streams); the same kernels over adjacent groups
-// (9-13 KiB apart) ran at 18-22. Returns the first group not done (the remainder of the
-// division, left to the per-group loop).
+// The groups [g0, g1) of a repacked matrix against nt tokens, where the ISA has multi-group
+// kernels: the range is cut into S equal parts, far apart in memory, and each kernel pass
+// reads the same group position of every part (S = 4 through a Gemm32Fn, whose group
+// stride may be any distance; else S = 2 through a Gemm16Fn's two group pointers). A
+// thread then reads S streams that share no DRAM pages: on one Zen 5 thread, one token,
+// from memory, Q4_0 streamed 32-34 GB/s against 27-29 for the 8-row kernel over
+// consecutive groups, Q4_K 30-31 against 22 and Q6_K 33-34 against 25-28 (two streams);
+// the same kernels over adjacent groups (9-13 KiB apart) ran at 18-22. With 16 tokens (a
+// serving step) the 4-group passes over far groups also beat adjacent ones by 7-10%.
+// Returns the first group not done (the remainder of the division, left to the caller's
+// per-group loop).
 int64_t far_streams(const WeightMatrix& w, const ActRow* rows, int nt, float* y, int64_t y_stride, int64_t g0,
                     int64_t g1) {
   const Gemm32Fn gemm32 = qdot().gemm32(w.type);
@@ -135,17 +137,22 @@ int64_t far_streams(const WeightMatrix& w, const ActRow* rows, int nt, float* y,
   const int64_t part = (g1 - g0) / streams;
   if (streams == 1 || part == 0) return g0;
   const auto stride = static_cast<int64_t>(part * static_cast<int64_t>(w.group_bytes));
-  float out[4 * 32];  // nt (< 4) tokens x 8 rows of each stream
+  const int per_call = gemm32 != nullptr ? kMaxGemm32Tokens : kMaxGemm16Tokens;
+  static_assert(kMaxGemm32Tokens * 32 <= 128 && kMaxGemm16Tokens * 16 <= 128);
+  float out[128];  // one call's tokens x 8 rows of each stream
   for (int64_t i = 0; i < part; ++i) {
     const uint8_t* first = w.packed + static_cast<size_t>(g0 + i) * w.group_bytes;
-    if (gemm32 != nullptr) {
-      gemm32(first, stride, rows, nt, w.cols, out, 32);
-    } else {
-      gemm16(first, first + stride, rows, nt, w.cols, out, 16);
-    }
-    for (int t = 0; t < nt; ++t) {
-      for (int s = 0; s < streams; ++s) {
-        std::copy_n(out + t * 8 * streams + 8 * s, 8, y + t * y_stride + 8 * (g0 + i + s * part));
+    for (int t0 = 0; t0 < nt; t0 += per_call) {
+      const int n_here = std::min(per_call, nt - t0);
+      if (gemm32 != nullptr) {
+        gemm32(first, stride, rows + t0, n_here, w.cols, out, 32);
+      } else {
+        gemm16(first, first + stride, rows + t0, n_here, w.cols, out, 16);
+      }
+      for (int t = 0; t < n_here; ++t) {
+        for (int s = 0; s < streams; ++s) {
+          std::copy_n(out + t * 8 * streams + 8 * s, 8, y + (t0 + t) * y_stride + 8 * (g0 + i + s * part));
+        }
       }
     }
   }
@@ -205,14 +212,13 @@ void matmul_rows_quantized(const WeightMatrix& w, const uint8_t* act, size_t act
     if (w.packed != nullptr) {
       const Gemv8Fn gemv8 = qdot().gemv8(w.type);
       const Gemm8Fn gemm8 = nt > 1 ? qdot().gemm8(w.type) : nullptr;
-      // From 4 tokens on: with fewer, the 512-bit kernels measured slower than the 8-row ones
-      // (a single decode token ran at half speed), while prefill and batched decode gain 2x.
+      // The groups far_streams leaves: from 4 tokens on the 512-bit kernels over adjacent
+      // groups (with fewer, they measured slower than the 8-row ones there).
       const Gemm16Fn gemm16 = nt >= 4 ? qdot().gemm16(w.type) : nullptr;
       // Four groups (32 rows) per pass where the ISA has such kernels: each activation load
       // then feeds two 16-row products.
       const Gemm32Fn gemm32 = nt >= 4 ? qdot().gemm32(w.type) : nullptr;
-      const int64_t g_first = nt < 4 ? far_streams(w, rows, static_cast<int>(nt), y + t0 * y_stride, y_stride, r0 / 8, r1 / 8)
-                                     : r0 / 8;
+      const int64_t g_first = far_streams(w, rows, static_cast<int>(nt), y + t0 * y_stride, y_stride, r0 / 8, r1 / 8);
       for (int64_t g = g_first; g < r1 / 8; ++g) {
         const uint8_t* group = w.packed + static_cast<size_t>(g) * w.group_bytes;
         if (gemm32 != nullptr && g + 3 < r1 / 8) {

@@ -68,30 +68,23 @@ using PanelFn = void (*)(const uint16_t*, const float*, int64_t, int, int64_t, f
 
 // Rows [r0, r1) of a 16-bit float matrix repacked into panels (kernels/repack.h): whole
 // panels through the panel kernel, the rows before the first and after the last whole
-// panel from the row-major data. Up to kPanelTokens tokens (decode) take one pass over each
-// panel: the weights stream once. More tokens (prefill, batched decode) go in blocks of
-// kTokenBlock and the columns in ranges of kColBlock: a block's activations for one column
-// range (960 KiB) stay in L2 while every panel of the rows meets them, kPanelTokens at a
-// time, so the weights stream from memory once per block. Measured on Zen 5 (1 MiB L2,
-// bench_kernels --type F16, 2048 and 8192 columns): 120 x 2048 beat 60 x 512, 120 x 1024
-// and 240 x 1024 by 5-15%; smaller token blocks re-stream the weights too often.
+// panel through `rows(b, e)` (the row-major path). Up to kPanelTokens tokens (decode) take
+// one pass over each panel: the weights stream once. More tokens (prefill, batched decode)
+// go in blocks of kTokenBlock and the columns in ranges of kColBlock: a block's activations
+// for one column range (960 KiB) stay in L2 while every panel of the rows meets them,
+// kPanelTokens at a time, so the weights stream from memory once per block. Measured on
+// Zen 5 (1 MiB L2, bench_kernels --type F16, 2048 and 8192 columns): 120 x 2048 beat
+// 60 x 512, 120 x 1024 and 240 x 1024 by 5-15%; smaller token blocks re-stream the weights
+// too often.
+template <typename Rows>
 void float_panels_times_tokens(const WeightMatrix& w, PanelFn panel, const float* x, int64_t x_stride,
                                int64_t n_tokens, float* y, int64_t y_stride, int64_t r0, int64_t r1,
-                               const KernelTable& k) {
+                               const Rows& rows) {
   constexpr int64_t kTokenBlock = 10 * kPanelTokens;
   constexpr int64_t kColBlock = 2048;
   const int64_t p0 = (r0 + kPanelRows - 1) / kPanelRows;
   const int64_t p1 = std::max(p0, r1 / kPanelRows);
-  const auto rows = [&](int64_t b, int64_t e) {
-    if (b < e) {
-      const bool f16 = w.type == TensorType::F16;
-      float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, b, e,
-                                        f16 ? k.dot_f16_f32 : k.dot_bf16_f32, f16 ? k.dot4_f16_f32 : k.dot4_bf16_f32,
-                                        f16 ? k.dot4x4_f16_f32 : k.dot4x4_bf16_f32,
-                                        f16 ? k.dot6x4_f16_f32 : k.dot6x4_bf16_f32);
-    }
-  };
-  rows(r0, std::min(r1, p0 * kPanelRows));
+  if (r0 < std::min(r1, p0 * kPanelRows)) rows(r0, std::min(r1, p0 * kPanelRows));
   const auto panel_at = [&](int64_t p) {
     return reinterpret_cast<const uint16_t*>(w.packed + static_cast<size_t>(p) * w.group_bytes);
   };
@@ -115,7 +108,7 @@ void float_panels_times_tokens(const WeightMatrix& w, PanelFn panel, const float
       }
     }
   }
-  rows(std::max(r0, p1 * kPanelRows), r1);
+  if (std::max(r0, p1 * kPanelRows) < r1) rows(std::max(r0, p1 * kPanelRows), r1);
 }
 
 // The groups [g0, g1) of a repacked matrix against nt tokens, where the ISA has multi-group
@@ -170,21 +163,22 @@ void matmul_rows(const WeightMatrix& w, const float* x, int64_t x_stride, int64_
                                      k.dot_f32, k.dot4_f32, k.dot4x4_f32, k.dot6x4_f32);
       return;
     case TensorType::F16:
-      if (w.packed != nullptr && k.panel_f16_f32 != nullptr) {
-        float_panels_times_tokens(w, k.panel_f16_f32, x, x_stride, n_tokens, y, y_stride, r0, r1, k);
-        return;
+    case TensorType::BF16: {
+      const bool f16 = w.type == TensorType::F16;
+      const auto rows = [&](int64_t b, int64_t e) {
+        float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, b, e,
+                                          f16 ? k.dot_f16_f32 : k.dot_bf16_f32, f16 ? k.dot4_f16_f32 : k.dot4_bf16_f32,
+                                          f16 ? k.dot4x4_f16_f32 : k.dot4x4_bf16_f32,
+                                          f16 ? k.dot6x4_f16_f32 : k.dot6x4_bf16_f32);
+      };
+      const PanelFn panel = f16 ? k.panel_f16_f32 : k.panel_bf16_f32;
+      if (w.packed != nullptr && panel != nullptr) {
+        float_panels_times_tokens(w, panel, x, x_stride, n_tokens, y, y_stride, r0, r1, rows);
+      } else {
+        rows(r0, r1);
       }
-      float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
-                                        k.dot_f16_f32, k.dot4_f16_f32, k.dot4x4_f16_f32, k.dot6x4_f16_f32);
       return;
-    case TensorType::BF16:
-      if (w.packed != nullptr && k.panel_bf16_f32 != nullptr) {
-        float_panels_times_tokens(w, k.panel_bf16_f32, x, x_stride, n_tokens, y, y_stride, r0, r1, k);
-        return;
-      }
-      float_rows_times_tokens<uint16_t>(w.data, w.row_bytes, x, x_stride, n_tokens, y, y_stride, w.cols, r0, r1,
-                                        k.dot_bf16_f32, k.dot4_bf16_f32, k.dot4x4_bf16_f32, k.dot6x4_bf16_f32);
-      return;
+    }
     default:
       // Other types: each row dequantized once into the scratch row, then every token.
       for (int64_t r = r0; r < r1; ++r) {

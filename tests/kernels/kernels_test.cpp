@@ -28,6 +28,20 @@ std::vector<float> random_floats(size_t n, std::mt19937& rng, float scale = 1.0f
   return v;
 }
 
+// A random rows x cols matrix stored as `type` (rows of row_bytes(type, cols)), and the
+// values it holds, dequantized.
+void random_matrix(TensorType type, int64_t rows, int64_t cols, std::mt19937& rng, std::vector<uint8_t>& w,
+                   std::vector<float>& deq) {
+  const size_t rb = row_bytes(type, cols);
+  w.assign(rb * static_cast<size_t>(rows), 0);
+  deq.assign(static_cast<size_t>(rows * cols), 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto src = random_floats(static_cast<size_t>(cols), rng);
+    quantize_row(type, src.data(), w.data() + static_cast<size_t>(r) * rb, cols);
+    dequantize_row(type, w.data() + static_cast<size_t>(r) * rb, deq.data() + r * cols, cols);
+  }
+}
+
 // Reordered float sums differ by rounding only: bound the difference by the sum of
 // magnitudes times a few ulps per term.
 void expect_close_sum(float got, float want, float magnitude, int64_t n) {
@@ -274,13 +288,9 @@ TEST(Kernels, MatmulRowsMatchesDequantizedReference) {
     // tiles, then one of 5 (a 4-row tile and a row alone).
     const int64_t cols = 512, rows = 29, tokens = 70;
     const size_t rb = row_bytes(type, cols);
-    std::vector<uint8_t> w(rb * rows);
-    std::vector<float> deq(static_cast<size_t>(rows * cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto src = random_floats(static_cast<size_t>(cols), rng);
-      quantize_row(type, src.data(), w.data() + static_cast<size_t>(r) * rb, cols);
-      dequantize_row(type, w.data() + static_cast<size_t>(r) * rb, deq.data() + r * cols, cols);
-    }
+    std::vector<uint8_t> w;
+    std::vector<float> deq;
+    random_matrix(type, rows, cols, rng, w, deq);
     const auto x = random_floats(static_cast<size_t>(tokens * cols), rng);
     WeightMatrix m{type, w.data(), rows, cols, rb};
     std::vector<float> y(static_cast<size_t>(tokens * rows)), scratch(static_cast<size_t>(cols));
@@ -359,13 +369,9 @@ TEST(Kernels, PanelMatmulMatchesRowMajorMatmul) {
     SCOPED_TRACE(std::string(type_name(type)));
     const int64_t cols = 2048 + 40, rows = 3 * kPanelRows + 7;
     const size_t rb = row_bytes(type, cols);
-    std::vector<uint8_t> w(rb * rows);
-    std::vector<float> deq(static_cast<size_t>(rows * cols));
-    for (int64_t r = 0; r < rows; ++r) {
-      const auto src = random_floats(static_cast<size_t>(cols), rng);
-      quantize_row(type, src.data(), w.data() + static_cast<size_t>(r) * rb, cols);
-      dequantize_row(type, w.data() + static_cast<size_t>(r) * rb, deq.data() + r * cols, cols);
-    }
+    std::vector<uint8_t> w;
+    std::vector<float> deq;
+    random_matrix(type, rows, cols, rng, w, deq);
     const int64_t panels = rows / kPanelRows;
     std::vector<uint8_t> packed(float_panel_bytes(cols) * static_cast<size_t>(panels));
     for (int64_t p = 0; p < panels; ++p) {

@@ -118,19 +118,25 @@ void float_panels_times_tokens(const WeightMatrix& w, PanelFn panel, const float
 // thread then reads S streams that share no DRAM pages: on one Zen 5 thread, one token,
 // from memory, Q4_0 streamed 32-34 GB/s against 27-29 for the 8-row kernel over
 // consecutive groups, Q4_K 30-31 against 22 and Q6_K 33-34 against 25-28 (two streams);
-// the same kernels over adjacent groups (9-13 KiB apart) ran at 18-22. With 16 tokens (a
+// the same kernels over adjacent groups (9-13 KiB apart) ran at 18-22; four streams (the K
+// types' one- and two-token kernels) against two, one token: Q4_K 31-32 GB/s against 26-31,
+// Q6_K 27-28 against 18-23, and 1-thread decode of llama3.2-1b Q4_K_M +15%. With 16 tokens (a
 // serving step) the 4-group passes over far groups also beat adjacent ones by 7-10%.
 // Returns the first group not done (the remainder of the division, left to the caller's
 // per-group loop).
 int64_t far_streams(const WeightMatrix& w, const ActRow* rows, int nt, float* y, int64_t y_stride, int64_t g0,
                     int64_t g1) {
-  const Gemm32Fn gemm32 = qdot().gemm32(w.type);
+  // Four streams where the kernel takes this many tokens per call or loops over them in
+  // calls of kMaxGemm32Tokens (the K types' decode kernels take 1..2: with more tokens the
+  // two-group kernels take more per pass over the weights).
+  const int tokens32 = qdot().gemm32_tokens(w.type);
+  const Gemm32Fn gemm32 = tokens32 == kMaxGemm32Tokens || nt <= tokens32 ? qdot().gemm32(w.type) : nullptr;
   const Gemm16Fn gemm16 = gemm32 != nullptr ? nullptr : qdot().gemm16(w.type);
   const int streams = gemm32 != nullptr ? 4 : gemm16 != nullptr ? 2 : 1;
   const int64_t part = (g1 - g0) / streams;
   if (streams == 1 || part == 0) return g0;
   const auto stride = static_cast<int64_t>(part * static_cast<int64_t>(w.group_bytes));
-  const int per_call = gemm32 != nullptr ? kMaxGemm32Tokens : kMaxGemm16Tokens;
+  const int per_call = gemm32 != nullptr ? tokens32 : kMaxGemm16Tokens;
   static_assert(kMaxGemm32Tokens * 32 <= 128 && kMaxGemm16Tokens * 16 <= 128);
   float out[128];  // one call's tokens x 8 rows of each stream
   for (int64_t i = 0; i < part; ++i) {
@@ -211,7 +217,8 @@ void matmul_rows_quantized(const WeightMatrix& w, const uint8_t* act, size_t act
       const Gemm16Fn gemm16 = nt >= 4 ? qdot().gemm16(w.type) : nullptr;
       // Four groups (32 rows) per pass where the ISA has such kernels: each activation load
       // then feeds two 16-row products.
-      const Gemm32Fn gemm32 = nt >= 4 ? qdot().gemm32(w.type) : nullptr;
+      const Gemm32Fn gemm32 =
+          nt >= 4 && qdot().gemm32_tokens(w.type) == kMaxGemm32Tokens ? qdot().gemm32(w.type) : nullptr;
       const int64_t g_first = far_streams(w, rows, static_cast<int>(nt), y + t0 * y_stride, y_stride, r0 / 8, r1 / 8);
       for (int64_t g = g_first; g < r1 / 8; ++g) {
         const uint8_t* group = w.packed + static_cast<size_t>(g) * w.group_bytes;

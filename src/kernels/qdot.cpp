@@ -122,7 +122,20 @@ Gemm32Fn QDotTable::gemm32(TensorType t) const {
     case TensorType::Q5_0: return gemm32_q5_0;
     case TensorType::Q5_1: return gemm32_q5_1;
     case TensorType::Q8_0: return gemm32_q8_0;
+    case TensorType::Q4_K: return gemm32_q4_k;
+    case TensorType::Q5_K: return gemm32_q5_k;
+    case TensorType::Q6_K: return gemm32_q6_k;
     default: return nullptr;
+  }
+}
+
+int QDotTable::gemm32_tokens(TensorType t) const {
+  if (gemm32(t) == nullptr) return 0;
+  switch (t) {
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K: return kMaxGemm32KTokens;
+    default: return kMaxGemm32Tokens;
   }
 }
 

@@ -57,6 +57,9 @@ using Gemm16Fn = void (*)(const uint8_t* group0, const uint8_t* group1, const Ac
 // for r < 32. Each activation load feeds twice the products of a Gemm16Fn's. (A Gemm16Fn's
 // two groups may also lie anywhere.)
 constexpr int kMaxGemm32Tokens = 4;
+// The K types' four-group kernels take 1..kMaxGemm32KTokens tokens (decode; with more, two
+// pairs of groups' accumulators do not fit the registers, and the two-group kernels serve).
+constexpr int kMaxGemm32KTokens = 2;
 using Gemm32Fn = void (*)(const uint8_t* group0, int64_t group_bytes, const ActRow* a, int nt, int64_t n, float* out,
                           int64_t out_stride);
 
@@ -73,13 +76,16 @@ struct QDotTable {
            gemm16_q8_0 = nullptr, gemm16_q2_k = nullptr, gemm16_q3_k = nullptr, gemm16_q4_k = nullptr,
            gemm16_q5_k = nullptr, gemm16_q6_k = nullptr;
   Gemm32Fn gemm32_q4_0 = nullptr, gemm32_q4_1 = nullptr, gemm32_q5_0 = nullptr, gemm32_q5_1 = nullptr,
-           gemm32_q8_0 = nullptr;
+           gemm32_q8_0 = nullptr, gemm32_q4_k = nullptr, gemm32_q5_k = nullptr, gemm32_q6_k = nullptr;
 
   QDotFn dot(TensorType weight_type) const;
   Gemv8Fn gemv8(TensorType weight_type) const;
   Gemm8Fn gemm8(TensorType weight_type) const;  // nullptr when this ISA has none for the type
   Gemm16Fn gemm16(TensorType weight_type) const;  // nullptr when this ISA has none for the type
   Gemm32Fn gemm32(TensorType weight_type) const;  // nullptr when this ISA has none for the type
+  // Tokens one gemm32(weight_type) call takes at most: kMaxGemm32Tokens, kMaxGemm32KTokens
+  // for the K types, 0 when there is no kernel.
+  int gemm32_tokens(TensorType weight_type) const;
   QuantizeActFn quantize(ActFormat format) const { return format == ActFormat::A32 ? quantize_a32 : quantize_a256; }
 };
 

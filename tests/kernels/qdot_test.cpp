@@ -406,7 +406,7 @@ TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
 
 
 // Four-group kernels (32 rows per pass, each activation load feeding two 16-row products)
-// give, for 1..kMaxGemm32Tokens tokens, exactly what the two-group kernels give for each
+// give, for 1..kMaxGemm32Tokens tokens (K types: 1..kMaxGemm32KTokens), exactly what the two-group kernels give for each
 // pair of groups (those are checked against the reference and the 8-row kernels above).
 TEST(QDot, FourGroupKernelsMatchTwoGroupKernels) {
   std::mt19937 rng(31);
@@ -426,7 +426,8 @@ TEST(QDot, FourGroupKernelsMatchTwoGroupKernels) {
           SCOPED_TRACE(table->isa);
           const Gemm16Fn gemm16 = table->gemm16(type);
           ASSERT_NE(gemm16, nullptr);
-          for (int nt = 1; nt <= kMaxGemm32Tokens; ++nt) {
+          ASSERT_GT(table->gemm32_tokens(type), 0);
+          for (int nt = 1; nt <= table->gemm32_tokens(type); ++nt) {
             const int64_t stride = 37;  // not 32: rows of the output are strided
             std::vector<float> out(static_cast<size_t>(stride * nt), -1.0f), want(out.size(), -1.0f);
             gemm32(groups.data(), static_cast<int64_t>(gb), views.data(), nt, n, out.data(), stride);

@@ -231,61 +231,82 @@ void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   for (int p = 0; p < P; ++p) store16<NT>(acc[p], out + 16 * p, stride);
 }
 
-// Q4_K, and Q5_K with the fifth bits from the high-bit slices after the Q4_K part.
-template <int NT, bool kFifthBit>
+// Q4_K, and Q5_K with the fifth bits from the high-bit slices after the Q4_K part; P pairs
+// of groups per pass as in legacy_t.
+template <int NT, int P, bool kFifthBit>
 void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
   constexpr int64_t kBytes = kFifthBit ? 1440 : 1184;
+  const int64_t group_bytes = g1 - g0;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[P][NT];
+  for (auto& pa : acc) {
+    for (auto& v : pa) v = _mm512_setzero_ps();
+  }
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* b0 = g0 + b * kBytes;
-    const uint8_t* b1 = g1 + b * kBytes;
-    prefetch_ahead<kBytes>(b0, b1);
-    __m512i sumi[NT];
-    for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
-    for (int p = 0; p < 4; ++p) {
-      __m512i lo32[NT], hi32[NT];
-      for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm512_setzero_si512();
+    const uint8_t* blk[2 * P];
+    for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * kBytes;
+    if constexpr (P == 1) prefetch_ahead<kBytes>(blk[0], blk[1]);  // P = 2: see q6_k_t
+    __m512i sumi[P][NT];
+    for (auto& pa : sumi) {
+      for (auto& v : pa) v = _mm512_setzero_si512();
+    }
+    for (int s = 0; s < 4; ++s) {
+      __m512i lo32[P][NT], hi32[P][NT];
+      for (int p = 0; p < P; ++p) {
+        for (int t = 0; t < NT; ++t) lo32[p][t] = hi32[p][t] = _mm512_setzero_si512();
+      }
       for (int c = 0; c < 8; ++c) {
-        const __m512i bytes = both256(b0, b1, 160 + 256 * p + 32 * c);
-        __m512i lo = _mm512_and_si512(bytes, low4);
-        __m512i hi = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
-        if constexpr (kFifthBit) {
-          const __m512i hb = both256(b0, b1, 1184 + 32 * c);  // bit m: element 32m + 4c + i
-          lo = _mm512_or_si512(lo, move_bitz(hb, 2 * p, 4));
-          hi = _mm512_or_si512(hi, move_bitz(hb, 2 * p + 1, 4));
+        __m512i lo[P], hi[P];
+        for (int p = 0; p < P; ++p) {
+          const __m512i bytes = both256(blk[2 * p], blk[2 * p + 1], 160 + 256 * s + 32 * c);
+          lo[p] = _mm512_and_si512(bytes, low4);
+          hi[p] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
+          if constexpr (kFifthBit) {
+            const __m512i hb = both256(blk[2 * p], blk[2 * p + 1], 1184 + 32 * c);  // bit m: element 32m + 4c + i
+            lo[p] = _mm512_or_si512(lo[p], move_bitz(hb, 2 * s, 4));
+            hi[p] = _mm512_or_si512(hi[p], move_bitz(hb, 2 * s + 1, 4));
+          }
         }
         for (int t = 0; t < NT; ++t) {
-          const int8_t* act = a[t].q + b * 256 + 64 * p;
-          lo32[t] = _mm512_dpbusd_epi32(lo32[t], lo, bcast4z(act + 4 * c));
-          hi32[t] = _mm512_dpbusd_epi32(hi32[t], hi, bcast4z(act + 32 + 4 * c));
+          const int8_t* act = a[t].q + b * 256 + 64 * s;
+          const __m512i x_lo = bcast4z(act + 4 * c);
+          const __m512i x_hi = bcast4z(act + 32 + 4 * c);
+          for (int p = 0; p < P; ++p) {
+            lo32[p][t] = _mm512_dpbusd_epi32(lo32[p][t], lo[p], x_lo);
+            hi32[p][t] = _mm512_dpbusd_epi32(hi32[p][t], hi[p], x_hi);
+          }
         }
       }
-      const __m512i sc_lo = both_u8x8(b0 + 32 + 16 * p, b1 + 32 + 16 * p);
-      const __m512i sc_hi = both_u8x8(b0 + 32 + 16 * p + 8, b1 + 32 + 16 * p + 8);
-      for (int t = 0; t < NT; ++t) {
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(lo32[t], sc_lo));
-        sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(hi32[t], sc_hi));
+      for (int p = 0; p < P; ++p) {
+        const __m512i sc_lo = both_u8x8(blk[2 * p] + 32 + 16 * s, blk[2 * p + 1] + 32 + 16 * s);
+        const __m512i sc_hi = both_u8x8(blk[2 * p] + 32 + 16 * s + 8, blk[2 * p + 1] + 32 + 16 * s + 8);
+        for (int t = 0; t < NT; ++t) {
+          sumi[p][t] = _mm512_add_epi32(sumi[p][t], _mm512_mullo_epi32(lo32[p][t], sc_lo));
+          sumi[p][t] = _mm512_add_epi32(sumi[p][t], _mm512_mullo_epi32(hi32[p][t], sc_hi));
+        }
       }
     }
-    __m512i mins[4];
-    for (int q = 0; q < 4; ++q) mins[q] = both_pairs_u8(b0 + 96 + 16 * q, b1 + 96 + 16 * q);
-    const __m512 dw = both_half8(b0, b1), mw = both_half8(b0 + 16, b1 + 16);
-    for (int t = 0; t < NT; ++t) {
-      const int16_t* bs = a[t].bsums + b * 16;
-      __m512i summ = _mm512_setzero_si512();
-      for (int q = 0; q < 4; ++q) {
-        const auto s0 = static_cast<int16_t>(bs[4 * q] + bs[4 * q + 1]);
-        const auto s1 = static_cast<int16_t>(bs[4 * q + 2] + bs[4 * q + 3]);
-        summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[q], pair16z(s0, s1)));
+    for (int p = 0; p < P; ++p) {
+      const uint8_t* b0 = blk[2 * p];
+      const uint8_t* b1 = blk[2 * p + 1];
+      __m512i mins[4];
+      for (int q = 0; q < 4; ++q) mins[q] = both_pairs_u8(b0 + 96 + 16 * q, b1 + 96 + 16 * q);
+      const __m512 dw = both_half8(b0, b1), mw = both_half8(b0 + 16, b1 + 16);
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* bs = a[t].bsums + b * 16;
+        __m512i summ = _mm512_setzero_si512();
+        for (int q = 0; q < 4; ++q) {
+          const auto s0 = static_cast<int16_t>(bs[4 * q] + bs[4 * q + 1]);
+          const auto s1 = static_cast<int16_t>(bs[4 * q + 2] + bs[4 * q + 3]);
+          summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[q], pair16z(s0, s1)));
+        }
+        const __m512 da = _mm512_set1_ps(a[t].d[b]);
+        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[p][t]), acc[p][t]);
+        acc[p][t] = _mm512_fnmadd_ps(_mm512_mul_ps(mw, da), _mm512_cvtepi32_ps(summ), acc[p][t]);
       }
-      const __m512 da = _mm512_set1_ps(a[t].d[b]);
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[t]), acc[t]);
-      acc[t] = _mm512_fnmadd_ps(_mm512_mul_ps(mw, da), _mm512_cvtepi32_ps(summ), acc[t]);
     }
   }
-  store16<NT>(acc, out, stride);
+  for (int p = 0; p < P; ++p) store16<NT>(acc[p], out + 16 * p, stride);
 }
 
 // Q2_K and Q3_K: 2-bit planes (Q3_K: plus a third bit) in 16 sub-blocks of 16 elements,
@@ -368,57 +389,80 @@ inline __m512i q6_top(__m512i hb, int c, __m512i mask) {
   }
 }
 // Q6_K: 4-bit nibbles with two top bits each, 16 sub-blocks of 16 elements with int8
-// scales, the -32 zero point through the 16-sums of the activations. (Two pairs of groups
-// per pass, as gemm32 does for the legacy types, measured slower: its 4 tokens' partials
-// and sums leave too few registers.)
-template <int NT>
+// scales, the -32 zero point through the 16-sums of the activations; P pairs of groups per
+// pass as in legacy_t. (With P = 2, four tokens' partials and sums leave too few registers:
+// it measured slower than two P = 1 passes, so gemm32 takes P = 2 for one or two tokens
+// only, where the four far-apart streams pay: 27-28 GB/s from memory at one token against
+// 18-23 over two.)
+template <int NT, int P>
 void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  const int64_t group_bytes = g1 - g0;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i top = _mm512_set1_epi8(0x30);
-  __m512 acc[NT];
-  for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[P][NT];
+  for (auto& pa : acc) {
+    for (auto& v : pa) v = _mm512_setzero_ps();
+  }
   for (int64_t b = 0; b < n / 256; ++b) {
-    const uint8_t* b0 = g0 + b * 1680;
-    const uint8_t* b1 = g1 + b * 1680;
-    prefetch_ahead<1680>(b0, b1);
-    __m512i sumi[NT];
-    for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
+    const uint8_t* blk[2 * P];
+    for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * 1680;
+    // Two pairs (one or two tokens) go without: the 4 x 27 prefetches of a block at once
+    // filled the miss queue, and the streams ran at 13 GB/s instead of 27-28 (one token,
+    // from memory; P = 1 with them: 18-23).
+    if constexpr (P == 1) prefetch_ahead<1680>(blk[0], blk[1]);
+    __m512i sumi[P][NT];
+    for (auto& pa : sumi) {
+      for (auto& v : pa) v = _mm512_setzero_si512();
+    }
     for (int u = 0; u < 8; ++u) {
       const int64_t grp = 144 + 192 * u;
       // The 16 low elements (nibble, top bits from hb0), then the 16 high ones (hb1), each
       // half with its own sub-block scale: one int32 partial per token at a time, so eight
-      // tokens fit in the registers.
+      // tokens fit in the registers (P = 1).
       for (int h = 0; h < 2; ++h) {
-        const __m512i hb = both256(b0, b1, grp + 128 + 32 * h);
-        __m512i part[NT];
-        for (int t = 0; t < NT; ++t) part[t] = _mm512_setzero_si512();
+        __m512i hb[P];
+        for (int p = 0; p < P; ++p) hb[p] = both256(blk[2 * p], blk[2 * p + 1], grp + 128 + 32 * h);
+        __m512i part[P][NT];
+        for (int p = 0; p < P; ++p) {
+          for (int t = 0; t < NT; ++t) part[p][t] = _mm512_setzero_si512();
+        }
         for (int c = 0; c < 4; ++c) {
-          const __m512i bytes = both256(b0, b1, grp + 32 * c);
-          const __m512i nib = h == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
-          // (nib & 0x0F) | top bits in one ternary-logic op (A & B | C).
-          const __m512i q = _mm512_ternarylogic_epi32(nib, low4, q6_top(hb, c, top), 0xEA);
+          __m512i q[P];
+          for (int p = 0; p < P; ++p) {
+            const __m512i bytes = both256(blk[2 * p], blk[2 * p + 1], grp + 32 * c);
+            const __m512i nib = h == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
+            // (nib & 0x0F) | top bits in one ternary-logic op (A & B | C).
+            q[p] = _mm512_ternarylogic_epi32(nib, low4, q6_top(hb[p], c, top), 0xEA);
+          }
           for (int t = 0; t < NT; ++t) {
-            part[t] = _mm512_dpbusd_epi32(part[t], q, bcast4z(a[t].q + b * 256 + 32 * u + 16 * h + 4 * c));
+            const __m512i x = bcast4z(a[t].q + b * 256 + 32 * u + 16 * h + 4 * c);
+            for (int p = 0; p < P; ++p) part[p][t] = _mm512_dpbusd_epi32(part[p][t], q[p], x);
           }
         }
-        const __m512i sc = both_i8x8(b0 + 16 + 16 * u + 8 * h, b1 + 16 + 16 * u + 8 * h);
-        for (int t = 0; t < NT; ++t) sumi[t] = _mm512_add_epi32(sumi[t], _mm512_mullo_epi32(part[t], sc));
+        for (int p = 0; p < P; ++p) {
+          const __m512i sc = both_i8x8(blk[2 * p] + 16 + 16 * u + 8 * h, blk[2 * p + 1] + 16 + 16 * u + 8 * h);
+          for (int t = 0; t < NT; ++t) sumi[p][t] = _mm512_add_epi32(sumi[p][t], _mm512_mullo_epi32(part[p][t], sc));
+        }
       }
     }
-    __m512i scales[8];
-    for (int q = 0; q < 8; ++q) scales[q] = both_pairs_i8(b0 + 16 + 16 * q, b1 + 16 + 16 * q);
-    const __m512 dw = both_half8(b0, b1);
-    for (int t = 0; t < NT; ++t) {
-      const int16_t* bs = a[t].bsums + b * 16;
-      __m512i offset = _mm512_setzero_si512();
-      for (int q = 0; q < 8; ++q) {
-        offset = _mm512_add_epi32(offset, _mm512_madd_epi16(scales[q], pair16z(bs[2 * q], bs[2 * q + 1])));
+    for (int p = 0; p < P; ++p) {
+      const uint8_t* b0 = blk[2 * p];
+      const uint8_t* b1 = blk[2 * p + 1];
+      __m512i scales[8];
+      for (int q = 0; q < 8; ++q) scales[q] = both_pairs_i8(b0 + 16 + 16 * q, b1 + 16 + 16 * q);
+      const __m512 dw = both_half8(b0, b1);
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* bs = a[t].bsums + b * 16;
+        __m512i offset = _mm512_setzero_si512();
+        for (int q = 0; q < 8; ++q) {
+          offset = _mm512_add_epi32(offset, _mm512_madd_epi16(scales[q], pair16z(bs[2 * q], bs[2 * q + 1])));
+        }
+        const __m512i s = _mm512_sub_epi32(sumi[p][t], _mm512_slli_epi32(offset, 5));
+        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(s), acc[p][t]);
       }
-      const __m512i s = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(offset, 5));
-      acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(s), acc[t]);
     }
   }
-  store16<NT>(acc, out, stride);
+  for (int p = 0; p < P; ++p) store16<NT>(acc[p], out + 16 * p, stride);
 }
 
 // Runtime token count (1..kMaxGemm16Tokens) to the template instantiation; the kernel's
@@ -450,6 +494,16 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
       default: kernel<4, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g1, a, n, out, stride); break;               \
     }                                                                                                   \
   }
+// A Gemm32Fn for the K types (1..kMaxGemm32KTokens tokens): two pairs of groups per pass,
+// four far-apart streams for decode. More tokens' accumulators would not fit the registers.
+#define FRUGAL_GEMM32_K(kernel, ...)                                                                    \
+  [](const uint8_t* g0, int64_t group_bytes, const ActRow* a, int nt, int64_t n, float* out, int64_t stride) { \
+    if (nt == 1) {                                                                                      \
+      kernel<1, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g0 + group_bytes, a, n, out, stride);                 \
+    } else {                                                                                            \
+      kernel<2, 2 __VA_OPT__(, ) __VA_ARGS__>(g0, g0 + group_bytes, a, n, out, stride);                 \
+    }                                                                                                   \
+  }
 // The Q2_K..Q5_K kernels keep two more accumulators per token per sub-block: four tokens
 // per pass fill the 32 registers, so more tokens take two passes. (Q6_K works through one
 // half of a 32-element group at a time and takes eight tokens per pass.)
@@ -465,6 +519,7 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
 
 static_assert(kMaxGemm16Tokens == 8, "the dispatch above instantiates 1..8 tokens");
 static_assert(kMaxGemm32Tokens == 4, "the dispatch above instantiates 1..4 tokens");
+static_assert(kMaxGemm32KTokens == 2, "the K dispatch above instantiates 1..2 tokens");
 
 void set_gemm16_avx512(QDotTable& t) {
   t.gemm16_q4_0 = FRUGAL_GEMM16(legacy_t, 1, false, false);
@@ -479,9 +534,12 @@ void set_gemm16_avx512(QDotTable& t) {
   t.gemm32_q8_0 = FRUGAL_GEMM32(q8_0_t);
   t.gemm16_q2_k = FRUGAL_GEMM16_K(q23_k_t, false);
   t.gemm16_q3_k = FRUGAL_GEMM16_K(q23_k_t, true);
-  t.gemm16_q4_k = FRUGAL_GEMM16_K(q45_k_t, false);
-  t.gemm16_q5_k = FRUGAL_GEMM16_K(q45_k_t, true);
-  t.gemm16_q6_k = FRUGAL_GEMM16(q6_k_t);
+  t.gemm16_q4_k = FRUGAL_GEMM16_K(q45_k_t, 1, false);
+  t.gemm16_q5_k = FRUGAL_GEMM16_K(q45_k_t, 1, true);
+  t.gemm16_q6_k = FRUGAL_GEMM16(q6_k_t, 1);
+  t.gemm32_q4_k = FRUGAL_GEMM32_K(q45_k_t, false);
+  t.gemm32_q5_k = FRUGAL_GEMM32_K(q45_k_t, true);
+  t.gemm32_q6_k = FRUGAL_GEMM32_K(q6_k_t);
 }
 
 }  // namespace frugal

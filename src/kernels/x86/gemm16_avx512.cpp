@@ -65,18 +65,12 @@ inline __m512i plane2z(__m512i v, int k) {
   return _mm512_and_si512(_mm512_srl_epi16(v, _mm_cvtsi32_si128(2 * k)), _mm512_set1_epi8(3));
 }
 
-// Asks for the cache lines of both groups' block kAhead bytes further on. Each pass
-// computes on a block long enough (several tokens) that the hardware prefetchers, which
-// see two interleaved streams, fall behind: streamed from memory the kernels ran at 60%
-// of their in-cache speed, with this at 75-80%.
-template <int64_t kBlockBytes>
-inline void prefetch_ahead(const uint8_t* b0, const uint8_t* b1) {
-  constexpr int64_t kAhead = 2048;
-  for (int64_t off = 0; off < kBlockBytes; off += 64) {
-    _mm_prefetch(reinterpret_cast<const char*>(b0 + kAhead + off), _MM_HINT_T0);
-    _mm_prefetch(reinterpret_cast<const char*>(b1 + kAhead + off), _MM_HINT_T0);
-  }
-}
+// No software prefetch: these kernels once asked for each block's lines 2 KiB ahead (on an
+// earlier machine, from memory, 60% of their in-cache speed without, 75-80% with), but on
+// the Zen 5 of 2026-11-30, one token from memory, they ran faster without it (Q4_0 31 GB/s
+// against 22, Q5_0 27-29 against 18, Q8_0 28-30 against 24-25; four tokens Q8_0 23 against
+// 16; nothing slower), and 1-thread decode gained 15-30%. With four streams of K blocks the
+// prefetches (4 x 19-27 lines at once) filled the miss queue: Q6_K ran at 13 GB/s.
 
 // The zero-point term -zero * (sum of a block's activation quants) of tokens t < NT for
 // blocks [b, b + nb) as int32, so a block's integer accumulators start from it instead of
@@ -126,7 +120,6 @@ void legacy_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, 
     }
     const uint8_t* blk[2 * P];
     for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * kBytes;
-    for (int p = 0; p < P; ++p) prefetch_ahead<kBytes>(blk[2 * p], blk[2 * p + 1]);
     __m512i hb[P];
     for (int p = 0; p < P; ++p) hb[p] = kFifthBit ? both256(blk[2 * p], blk[2 * p + 1], kHigh) : _mm512_setzero_si512();
     __m512i isum[kChains][P][NT];
@@ -194,7 +187,6 @@ void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
     if (b % kZeroChunk == 0) zero_terms<NT>(a, b, std::min(kZeroChunk, n / 32 - b), 128.0f, zero);
     const uint8_t* blk[2 * P];
     for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * 272;
-    for (int p = 0; p < P; ++p) prefetch_ahead<272>(blk[2 * p], blk[2 * p + 1]);
     __m512i isum[kChains][P][NT];
     for (int p = 0; p < P; ++p) {
       for (int t = 0; t < NT; ++t) {
@@ -245,7 +237,6 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk[2 * P];
     for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * kBytes;
-    if constexpr (P == 1) prefetch_ahead<kBytes>(blk[0], blk[1]);  // P = 2: see q6_k_t
     __m512i sumi[P][NT];
     for (auto& pa : sumi) {
       for (auto& v : pa) v = _mm512_setzero_si512();
@@ -322,7 +313,6 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* b0 = g0 + b * kBytes;
     const uint8_t* b1 = g1 + b * kBytes;
-    prefetch_ahead<kBytes>(b0, b1);
     __m512i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
     for (int h = 0; h < 2; ++h) {
@@ -406,10 +396,6 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk[2 * P];
     for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * 1680;
-    // Two pairs (one or two tokens) go without: the 4 x 27 prefetches of a block at once
-    // filled the miss queue, and the streams ran at 13 GB/s instead of 27-28 (one token,
-    // from memory; P = 1 with them: 18-23).
-    if constexpr (P == 1) prefetch_ahead<1680>(blk[0], blk[1]);
     __m512i sumi[P][NT];
     for (auto& pa : sumi) {
       for (auto& v : pa) v = _mm512_setzero_si512();

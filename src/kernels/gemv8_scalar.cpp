@@ -4,6 +4,7 @@
 
 #include "base/half.h"
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 
 namespace frugal {
 
@@ -242,8 +243,8 @@ void gemv8_q5_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out)
         int lo = 0, hi = 0;
         for (int c = 0; c < 8; ++c) {
           for (int i = 0; i < 4; ++i) {
-            const uint8_t v = slice_byte(blk + 160 + 256 * p, c, r, i);
-            const uint8_t h = slice_byte(blk + 1184, c, r, i);  // bit m: element 32m + 4c + i
+            const uint8_t v = slice_byte(blk + q45_nibbles_at(true) + 256 * p, c, r, i);
+            const uint8_t h = slice_byte(blk + kQ5HighBitsAt, c, r, i);  // bit m: element 32m + 4c + i
             lo += ((v & 0x0F) | ((h >> (2 * p)) & 1) << 4) * qa[64 * p + 4 * c + i];
             hi += ((v >> 4) | ((h >> (2 * p + 1)) & 1) << 4) * qa[64 * p + 32 + 4 * c + i];
           }

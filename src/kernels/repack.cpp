@@ -134,16 +134,17 @@ void repack_q8_0(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
   }
 }
 
-// Q4_K, and Q5_K whose low four bits are laid out the same way, its qh appended.
+// Q4_K, and Q5_K whose low four bits are laid out the same way after its qh slices.
 template <typename Block>
 void repack_q45_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
   constexpr bool kFifthBit = sizeof(Block) == sizeof(BlockQ5_K);
   constexpr int64_t kBytes = kFifthBit ? 1440 : 1184;
+  constexpr int64_t kQs = q45_nibbles_at(kFifthBit);
   for (int64_t b = 0; b < n / 256; ++b) {
     uint8_t* out = dst + b * kBytes;
     for (int r = 0; r < 8; ++r) {
       const auto& blk = reinterpret_cast<const Block*>(src + r * stride)[b];
-      if constexpr (kFifthBit) put_byte_slices(blk.qh, 8, r, out + 1184);
+      if constexpr (kFifthBit) put_byte_slices(blk.qh, 8, r, out + kQ5HighBitsAt);
       std::memcpy(out + 2 * r, &blk.d, 2);
       std::memcpy(out + 16 + 2 * r, &blk.dmin, 2);
       for (int j = 0; j < 8; ++j) {
@@ -156,7 +157,7 @@ void repack_q45_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
           for (int i = 0; i < 4; ++i) {
             const int lo = q4_at(blk.qs, 64 * p + 4 * c + i);
             const int hi = q4_at(blk.qs, 64 * p + 32 + 4 * c + i);
-            out[160 + 256 * p + 32 * c + 4 * r + i] = static_cast<uint8_t>(lo | hi << 4);
+            out[kQs + 256 * p + 32 * c + 4 * r + i] = static_cast<uint8_t>(lo | hi << 4);
           }
         }
       }

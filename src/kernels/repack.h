@@ -27,9 +27,13 @@
 //   Q4_K (1184 bytes per 256): fp16 d[8], fp16 dmin[8], uint8 scale[8 sub][8 rows],
 //        uint8 min[8][8]; then per sub-block pair p = 0..3, 8 slices: byte i of slice[c][r]
 //        holds element 64p+4c+i (low nibble) and 64p+32+4c+i (high nibble).
-//   Q5_K (1440 bytes per 256): the 1184 bytes of Q4_K (low four bits), then 8 high-bit
-//        slices: byte i of slice[c][r] is the row's qh[4c+i], whose bit m is the fifth bit
-//        of element 32m+4c+i.
+//   Q5_K (1440 bytes per 256): Q4_K's first 160 bytes (d, dmin, scales, mins), then 8
+//        high-bit slices (256 bytes): byte i of slice[c][r] is the row's qh[4c+i], whose
+//        bit m is the fifth bit of element 32m+4c+i; then Q4_K's nibble slices (the low
+//        four bits) at 416. The kernels read every nibble slice with its high-bit slice:
+//        with the high bits after the nibbles (an earlier layout) each block's reads
+//        jumped ahead and back, and one token streamed 10-15 GB/s from memory (AVX-512;
+//        AVX2 15) against 26-28 (AVX2 21-23) now.
 //   Q6_K (1680 bytes per 256): fp16 d[8], int8 scale[16 sub][8 rows]; then per 32-element
 //        group u = 0..7: 4 nibble slices (element 32u+4c+i low, 32u+16+4c+i high), then
 //        2 high-bit slices h = 0..1 whose byte i keeps, in bits 2c..2c+1, the top two bits
@@ -47,6 +51,9 @@
 namespace frugal {
 
 constexpr int kRepackRows = 8;
+// Where the nibble slices of a repacked Q4_K / Q5_K block start, and Q5_K's high-bit slices.
+constexpr int64_t q45_nibbles_at(bool fifth_bit) { return fifth_bit ? 416 : 160; }
+constexpr int64_t kQ5HighBitsAt = 160;
 
 // True when `type` has an interleaved layout and an x8 kernel.
 bool can_repack(TensorType type);

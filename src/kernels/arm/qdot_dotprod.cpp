@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "quant/blocks.h"
 
 namespace frugal {
@@ -390,16 +391,17 @@ void gemm8_q8_0(const uint8_t* g, const ActRow* a, int64_t n, float* out, int64_
 void gemv8_q8_0(const uint8_t* g, const ActRow& a, int64_t n, float* out) { gemm8_q8_0<1>(g, &a, n, out, 0); }
 
 // Q4_K group (1184 bytes per 256): d[8], dmin[8], scale[8][8], min[8][8], then per pair of
-// sub-blocks p, 8 slices of low (sub-block 2p) and high (2p+1) nibbles. Q5_K (1440) adds
-// 8 slices of the rows' qh bytes at 1184 (bit m: the fifth bit of element 32m + 4c + i).
+// sub-blocks p, 8 slices of low (sub-block 2p) and high (2p+1) nibbles. Q5_K (1440) puts
+// 8 slices of the rows' qh bytes at 160 (bit m: the fifth bit of element 32m + 4c + i) and
+// the nibble slices after them, at 416.
 // Slice C of sub-block pair p, unpacked once, against NT tokens' activations (qa[t]: the
 // token's 64 quants of the pair).
 template <int C, int NT, bool kFifth>
 inline void q45k_step(const uint8_t* blk, int p, int half, const int8_t* const* qa, int32x4_t* lo, int32x4_t* hi) {
-  const uint8x16_t v = vld1q_u8(blk + 160 + 256 * p + 32 * C + 16 * half);
+  const uint8x16_t v = vld1q_u8(blk + q45_nibbles_at(kFifth) + 256 * p + 32 * C + 16 * half);
   int8x16_t ql = low_nibbles(v), qh = high_nibbles(v);
   if constexpr (kFifth) {
-    const uint8x16_t h = vld1q_u8(blk + 1184 + 32 * C + 16 * half);
+    const uint8x16_t h = vld1q_u8(blk + kQ5HighBitsAt + 32 * C + 16 * half);
     ql = vorrq_s8(ql, s8(bit_to(h, 2 * p, 0x10)));
     qh = vorrq_s8(qh, s8(bit_to(h, 2 * p + 1, 0x10)));
   }

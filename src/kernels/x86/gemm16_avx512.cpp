@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "kernels/x86/avx2_util.h"
 
 namespace frugal {
@@ -223,7 +224,7 @@ void q8_0_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
   for (int p = 0; p < P; ++p) store16<NT>(acc[p], out + 16 * p, stride);
 }
 
-// Q4_K, and Q5_K with the fifth bits from the high-bit slices after the Q4_K part; P pairs
+// Q4_K, and Q5_K with the fifth bits from its high-bit slices; P pairs
 // of groups per pass as in legacy_t.
 template <int NT, int P, bool kFifthBit>
 void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
@@ -249,11 +250,11 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
       for (int c = 0; c < 8; ++c) {
         __m512i lo[P], hi[P];
         for (int p = 0; p < P; ++p) {
-          const __m512i bytes = both256(blk[2 * p], blk[2 * p + 1], 160 + 256 * s + 32 * c);
+          const __m512i bytes = both256(blk[2 * p], blk[2 * p + 1], q45_nibbles_at(kFifthBit) + 256 * s + 32 * c);
           lo[p] = _mm512_and_si512(bytes, low4);
           hi[p] = _mm512_and_si512(_mm512_srli_epi16(bytes, 4), low4);
           if constexpr (kFifthBit) {
-            const __m512i hb = both256(blk[2 * p], blk[2 * p + 1], 1184 + 32 * c);  // bit m: element 32m + 4c + i
+            const __m512i hb = both256(blk[2 * p], blk[2 * p + 1], kQ5HighBitsAt + 32 * c);  // bit m: element 32m + 4c + i
             lo[p] = _mm512_or_si512(lo[p], move_bitz(hb, 2 * s, 4));
             hi[p] = _mm512_or_si512(hi[p], move_bitz(hb, 2 * s + 1, 4));
           }

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "kernels/x86/avx2_util.h"
 
 namespace frugal {
@@ -105,7 +106,7 @@ void gemv8_q3_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
 
 namespace {
 
-// Q4_K, and Q5_K with the fifth bits from the high-bit slices after the Q4_K part.
+// Q4_K, and Q5_K with the fifth bits from its high-bit slices.
 template <bool kFifthBit>
 void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
   constexpr int64_t kBytes = kFifthBit ? 1440 : 1184;
@@ -119,7 +120,7 @@ void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
     const int16_t* bs = a.bsums + b * 16;
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
-      const uint8_t* slices = blk + 160 + 256 * p;
+      const uint8_t* slices = blk + q45_nibbles_at(kFifthBit) + 256 * p;
       const int8_t* act = qa + 64 * p;
       __m256i lo32 = _mm256_setzero_si256(), hi32 = _mm256_setzero_si256();
       for (int c0 = 0; c0 < 8; c0 += kPerSum) {
@@ -129,7 +130,7 @@ void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
           __m256i lo = _mm256_and_si256(bytes, low4);
           __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
           if constexpr (kFifthBit) {
-            const __m256i hb = load(blk + 1184 + 32 * c);  // bit m: element 32m + 4c + i
+            const __m256i hb = load(blk + kQ5HighBitsAt + 32 * c);  // bit m: element 32m + 4c + i
             lo = _mm256_or_si256(lo, move_bit(hb, 2 * p, 4));
             hi = _mm256_or_si256(hi, move_bit(hb, 2 * p + 1, 4));
           }

@@ -218,10 +218,10 @@ void gemv8_q3_k_scalar(const uint8_t* g, const ActRow& a, int64_t n, float* out)
       for (int h = 0; h < 2; ++h) {
         for (int k = 0; k < 4; ++k) {
           const int j = 8 * h + 2 * k;
-          const uint8_t* slices = blk + 144 + 256 * h;
+          const uint8_t* slices = blk + q23_planes_at(true) + 256 * h;
           // q - 4 with q in 0..7: the -4 through the 16-sums.
           for (int sub = 0; sub < 2; ++sub) {
-            const int dot = plane_dot(slices, blk + 656, 4 * h + k, k, 4 * sub, r, qa + 128 * h);
+            const int dot = plane_dot(slices, blk + kQ3HighBitsAt, 4 * h + k, k, 4 * sub, r, qa + 128 * h);
             sumi += static_cast<int8_t>(blk[16 + 8 * (j + sub) + r]) * (dot - 4 * bs[j + sub]);
           }
         }

@@ -117,8 +117,8 @@ void repack_q3_k(const uint8_t* src, size_t stride, int64_t n, uint8_t* dst) {
       const auto& blk = reinterpret_cast<const BlockQ3_K*>(src + r * stride)[b];
       std::memcpy(out + 2 * r, &blk.d, 2);
       for (int j = 0; j < 16; ++j) out[16 + 8 * j + r] = static_cast<uint8_t>(q3k_scale(blk.scales, j) - 32);
-      put_byte_slices(blk.qs, 16, r, out + 144);
-      put_byte_slices(blk.hmask, 8, r, out + 656);
+      put_byte_slices(blk.hmask, 8, r, out + kQ3HighBitsAt);
+      put_byte_slices(blk.qs, 16, r, out + q23_planes_at(true));
     }
   }
 }

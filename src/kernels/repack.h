@@ -21,9 +21,9 @@
 //        2k..2k+1 are element 128h+32k+4c+i (so slices 0..3 of plane k belong to sub-block
 //        8h+2k, slices 4..7 to 8h+2k+1).
 //   Q3_K (912 bytes per 256): fp16 d[8], int8 scale[16 sub][8 rows] (the 6-bit scale minus
-//        32); then the low two bits as Q2_K's 2 x 8 slices (from the row's qs); then 8
-//        high-bit slices: byte i of slice[c][r] is the row's hmask[4c+i], whose bit m is
-//        the third bit of element 32m+4c+i.
+//        32); then 8 high-bit slices: byte i of slice[c][r] is the row's hmask[4c+i], whose
+//        bit m is the third bit of element 32m+4c+i; then the low two bits as Q2_K's 2 x 8
+//        slices (from the row's qs) at 400 (high bits first, as for Q5_K below).
 //   Q4_K (1184 bytes per 256): fp16 d[8], fp16 dmin[8], uint8 scale[8 sub][8 rows],
 //        uint8 min[8][8]; then per sub-block pair p = 0..3, 8 slices: byte i of slice[c][r]
 //        holds element 64p+4c+i (low nibble) and 64p+32+4c+i (high nibble).
@@ -54,6 +54,9 @@ constexpr int kRepackRows = 8;
 // Where the nibble slices of a repacked Q4_K / Q5_K block start, and Q5_K's high-bit slices.
 constexpr int64_t q45_nibbles_at(bool fifth_bit) { return fifth_bit ? 416 : 160; }
 constexpr int64_t kQ5HighBitsAt = 160;
+// The same for Q2_K / Q3_K: where the 2-bit planes start, and Q3_K's high-bit slices.
+constexpr int64_t q23_planes_at(bool third_bit) { return third_bit ? 400 : 160; }
+constexpr int64_t kQ3HighBitsAt = 144;
 
 // True when `type` has an interleaved layout and an x8 kernel.
 bool can_repack(TensorType type);

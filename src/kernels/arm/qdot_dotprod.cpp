@@ -543,7 +543,8 @@ void gemv8_q6_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) { gemm
 
 // Q2_K (672 bytes per 256) and Q3_K (912) groups: per half h, 8 slices of the rows' qs
 // bytes (bits 2k..2k+1: element 128h + 32k + 4c + i; slices 0..3 are sub-block 8h + 2k,
-// 4..7 the next); Q3_K adds 8 slices of hmask bytes (bit 4h + k: the third bit).
+// 4..7 the next); Q3_K adds 8 slices of hmask bytes (bit 4h + k: the third bit), before
+// the qs slices.
 template <int C>
 inline void q23k_step(const uint8_t* slices, const uint8_t* high, int half, int h, int k, const int8x16_t* act,
                       int32x4_t* acc) {
@@ -555,7 +556,7 @@ inline void q23k_step(const uint8_t* slices, const uint8_t* high, int half, int 
 template <bool kThirdBit>
 void gemv8_q23_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
   constexpr int64_t kBytes = kThirdBit ? 912 : 672;
-  constexpr int64_t kSlices = kThirdBit ? 144 : 160;  // after d[8] (dmin[8]) and the scales
+  constexpr int64_t kSlices = q23_planes_at(kThirdBit);
   float32x4_t o[2] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = g + b * kBytes;
@@ -565,7 +566,7 @@ void gemv8_q23_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
       int32x4_t sumi = vdupq_n_s32(0), summ = vdupq_n_s32(0);
       for (int h = 0; h < 2; ++h) {
         const uint8_t* slices = blk + kSlices + 256 * h;
-        const uint8_t* high = kThirdBit ? blk + 656 : nullptr;
+        const uint8_t* high = kThirdBit ? blk + kQ3HighBitsAt : nullptr;
         for (int k = 0; k < 4; ++k) {
           const int j = 8 * h + 2 * k;
           const int8x16_t act[2] = {vld1q_s8(qa + 128 * h + 32 * k), vld1q_s8(qa + 128 * h + 32 * k + 16)};

@@ -308,7 +308,7 @@ template <int NT, bool kThirdBit>
 void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
   constexpr int64_t kBytes = kThirdBit ? 912 : 672;
   constexpr int64_t kScales = kThirdBit ? 16 : 32;  // [16 sub][8 rows] bytes
-  constexpr int64_t kSlices = kScales + 128;
+  constexpr int64_t kSlices = q23_planes_at(kThirdBit);
   __m512 acc[NT];
   for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < n / 256; ++b) {
@@ -324,7 +324,7 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
           for (int c = 4 * sub; c < 4 * sub + 4; ++c) {
             __m512i q = plane2z(both256(b0, b1, kSlices + 256 * h + 32 * c), k);
             if constexpr (kThirdBit) {
-              q = _mm512_or_si512(q, move_bitz(both256(b0, b1, kSlices + 512 + 32 * c), 4 * h + k, 2));
+              q = _mm512_or_si512(q, move_bitz(both256(b0, b1, kQ3HighBitsAt + 32 * c), 4 * h + k, 2));
             }
             for (int t = 0; t < NT; ++t) {
               s32[t] = _mm512_dpbusd_epi32(s32[t], q, bcast4z(a[t].q + b * 256 + 128 * h + 32 * k + 4 * c));

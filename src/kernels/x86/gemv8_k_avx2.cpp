@@ -74,12 +74,12 @@ void gemv8_q3_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = g + b * 912;
     const uint8_t* scales = blk + 16;
-    const uint8_t* high = blk + 656;
+    const uint8_t* high = blk + kQ3HighBitsAt;
     const int8_t* qa = a.q + b * 256;
     const int16_t* bs = a.bsums + b * 16;
     __m256i sumi = _mm256_setzero_si256();
     for (int h = 0; h < 2; ++h) {
-      const uint8_t* slices = blk + 144 + 256 * h;
+      const uint8_t* slices = blk + q23_planes_at(true) + 256 * h;
       for (int k = 0; k < 4; ++k) {
         for (int sub = 0; sub < 2; ++sub) {
           // q = low bits | third bit << 2 in 0..7 (q - 4 is the value): sums < 4 * 2 * 7 * 127.

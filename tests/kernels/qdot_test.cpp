@@ -406,8 +406,9 @@ TEST(QDot, TwoGroupKernelsMatchReferenceAndEightRowKernels) {
 
 
 // Four-group kernels (32 rows per pass, each activation load feeding two 16-row products)
-// give, for 1..kMaxGemm32Tokens tokens (K types: 1..kMaxGemm32KTokens), exactly what the two-group kernels give for each
-// pair of groups (those are checked against the reference and the 8-row kernels above).
+// give, for 1..kMaxGemm32Tokens tokens (K types: 1..kMaxGemm32KTokens), exactly what the
+// two-group kernels give for each pair of groups (those are checked against the reference
+// and the 8-row kernels above).
 TEST(QDot, FourGroupKernelsMatchTwoGroupKernels) {
   std::mt19937 rng(31);
   int checked = 0;

@@ -45,14 +45,11 @@ inline __m512i both_pairs_i8(const uint8_t* g0, const uint8_t* g1) {
   return _mm512_cvtepi8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, _mm_srli_si128(a, 8))),
                                                       _mm_unpacklo_epi8(b, _mm_srli_si128(b, 8)), 1));
 }
-inline __m512i bcast4z(const int8_t* p) {
+// Four bytes (four int8 quants, or two int16 sums) in every 32-bit lane.
+inline __m512i bcast4z(const void* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
-}
-inline __m512i pair16z(int16_t lo, int16_t hi) {
-  return _mm512_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
-                                                static_cast<uint16_t>(lo)));
 }
 
 // Bit k of every byte moved to bit t (the high-bit slices of Q5_0, Q3_K, Q5_K).
@@ -83,6 +80,18 @@ template <int NT>
 inline void zero_terms(const ActRow* a, int64_t b, int64_t nb, float zero, int32_t (&out)[NT][kZeroChunk]) {
   for (int t = 0; t < NT; ++t) {
     for (int64_t j = 0; j < nb; ++j) out[t][j] = static_cast<int32_t>(-zero * a[t].sum[b + j]);
+  }
+}
+
+// The zero-point term -zero * (16-sum of the activation quants) of each 16-element
+// sub-block of super-block b, per token (Q3_K: zero 4, Q6_K: 32): a sub-block's integer
+// partial starts from it, so its scale multiplies the corrected sum, and the epilogue has
+// no offset to subtract. The same integers as subtracting sum(scale x offset) after.
+template <int NT>
+inline void offsets16(const ActRow* a, int64_t b, int zero, int32_t (&out)[NT][16]) {
+  for (int t = 0; t < NT; ++t) {
+    const __m512i bs = _mm512_cvtepi16_epi32(load256(a[t].bsums + b * 16));
+    _mm512_store_si512(out[t], _mm512_mullo_epi32(bs, _mm512_set1_epi32(-zero)));
   }
 }
 
@@ -278,6 +287,14 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
         }
       }
     }
+    // Each token's 32-sums of the activation quants, as int16 pairs of sub-blocks.
+    alignas(16) int32_t sums32[NT][4];
+    for (int t = 0; t < NT; ++t) {
+      const int16_t* bs = a[t].bsums + b * 16;
+      const __m128i one = _mm_set1_epi16(1);
+      _mm_store_si128(reinterpret_cast<__m128i*>(sums32[t]),
+                      _mm_packs_epi32(_mm_madd_epi16(load128(bs), one), _mm_madd_epi16(load128(bs + 8), one)));
+    }
     for (int p = 0; p < P; ++p) {
       const uint8_t* b0 = blk[2 * p];
       const uint8_t* b1 = blk[2 * p + 1];
@@ -285,12 +302,9 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
       for (int q = 0; q < 4; ++q) mins[q] = both_pairs_u8(b0 + 96 + 16 * q, b1 + 96 + 16 * q);
       const __m512 dw = both_half8(b0, b1), mw = both_half8(b0 + 16, b1 + 16);
       for (int t = 0; t < NT; ++t) {
-        const int16_t* bs = a[t].bsums + b * 16;
         __m512i summ = _mm512_setzero_si512();
         for (int q = 0; q < 4; ++q) {
-          const auto s0 = static_cast<int16_t>(bs[4 * q] + bs[4 * q + 1]);
-          const auto s1 = static_cast<int16_t>(bs[4 * q + 2] + bs[4 * q + 3]);
-          summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[q], pair16z(s0, s1)));
+          summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[q], _mm512_set1_epi32(sums32[t][q])));
         }
         const __m512 da = _mm512_set1_ps(a[t].d[b]);
         acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[p][t]), acc[p][t]);
@@ -316,11 +330,14 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
     const uint8_t* b1 = g1 + b * kBytes;
     __m512i sumi[NT];
     for (int t = 0; t < NT; ++t) sumi[t] = _mm512_setzero_si512();
+    alignas(64) int32_t offset[NT][16];
+    if constexpr (kThirdBit) offsets16<NT>(a, b, 4, offset);
     for (int h = 0; h < 2; ++h) {
       for (int k = 0; k < 4; ++k) {
         for (int sub = 0; sub < 2; ++sub) {
+          const int j = 8 * h + 2 * k + sub;
           __m512i s32[NT];
-          for (int t = 0; t < NT; ++t) s32[t] = _mm512_setzero_si512();
+          for (int t = 0; t < NT; ++t) s32[t] = kThirdBit ? _mm512_set1_epi32(offset[t][j]) : _mm512_setzero_si512();
           for (int c = 4 * sub; c < 4 * sub + 4; ++c) {
             __m512i q = plane2z(both256(b0, b1, kSlices + 256 * h + 32 * c), k);
             if constexpr (kThirdBit) {
@@ -330,7 +347,6 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
               s32[t] = _mm512_dpbusd_epi32(s32[t], q, bcast4z(a[t].q + b * 256 + 128 * h + 32 * k + 4 * c));
             }
           }
-          const int j = 8 * h + 2 * k + sub;
           __m512i scale;
           if constexpr (kThirdBit) {
             scale = both_i8x8(b0 + kScales + 8 * j, b1 + kScales + 8 * j);
@@ -341,29 +357,25 @@ void q23_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
         }
       }
     }
-    // Per sub-block pair q: Q3_K's signed scales, or Q2_K's minimums (the high nibbles).
-    __m512i pairs[8];
-    for (int q = 0; q < 8; ++q) {
-      if constexpr (kThirdBit) {
-        pairs[q] = both_pairs_i8(b0 + kScales + 16 * q, b1 + kScales + 16 * q);
-      } else {
-        pairs[q] = _mm512_srli_epi16(both_pairs_u8(b0 + kScales + 16 * q, b1 + kScales + 16 * q), 4);
-      }
-    }
     const __m512 dw = both_half8(b0, b1);
-    for (int t = 0; t < NT; ++t) {
-      const int16_t* bs = a[t].bsums + b * 16;
-      __m512i bsum = _mm512_setzero_si512();
-      for (int q = 0; q < 8; ++q) {
-        bsum = _mm512_add_epi32(bsum, _mm512_madd_epi16(pairs[q], pair16z(bs[2 * q], bs[2 * q + 1])));
+    if constexpr (kThirdBit) {
+      for (int t = 0; t < NT; ++t) {
+        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(sumi[t]), acc[t]);
       }
-      const __m512 da = _mm512_set1_ps(a[t].d[b]);
-      if constexpr (kThirdBit) {
-        const __m512i s = _mm512_sub_epi32(sumi[t], _mm512_slli_epi32(bsum, 2));
-        acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(s), acc[t]);
-      } else {
+    } else {
+      // Q2_K's minimums (the high nibbles of the scale bytes), per sub-block pair q.
+      __m512i mins[8];
+      for (int q = 0; q < 8; ++q) {
+        mins[q] = _mm512_srli_epi16(both_pairs_u8(b0 + kScales + 16 * q, b1 + kScales + 16 * q), 4);
+      }
+      const __m512 mw = both_half8(b0 + 16, b1 + 16);
+      for (int t = 0; t < NT; ++t) {
+        const int16_t* bs = a[t].bsums + b * 16;
+        __m512i bsum = _mm512_setzero_si512();
+        for (int q = 0; q < 8; ++q) bsum = _mm512_add_epi32(bsum, _mm512_madd_epi16(mins[q], bcast4z(bs + 2 * q)));
+        const __m512 da = _mm512_set1_ps(a[t].d[b]);
         acc[t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[t]), acc[t]);
-        acc[t] = _mm512_fnmadd_ps(_mm512_mul_ps(both_half8(b0 + 16, b1 + 16), da), _mm512_cvtepi32_ps(bsum), acc[t]);
+        acc[t] = _mm512_fnmadd_ps(_mm512_mul_ps(mw, da), _mm512_cvtepi32_ps(bsum), acc[t]);
       }
     }
   }
@@ -401,6 +413,8 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
     for (auto& pa : sumi) {
       for (auto& v : pa) v = _mm512_setzero_si512();
     }
+    alignas(64) int32_t offset[NT][16];
+    offsets16<NT>(a, b, 32, offset);
     for (int u = 0; u < 8; ++u) {
       const int64_t grp = 144 + 192 * u;
       // The 16 low elements (nibble, top bits from hb0), then the 16 high ones (hb1), each
@@ -411,7 +425,7 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
         for (int p = 0; p < P; ++p) hb[p] = both256(blk[2 * p], blk[2 * p + 1], grp + 128 + 32 * h);
         __m512i part[P][NT];
         for (int p = 0; p < P; ++p) {
-          for (int t = 0; t < NT; ++t) part[p][t] = _mm512_setzero_si512();
+          for (int t = 0; t < NT; ++t) part[p][t] = _mm512_set1_epi32(offset[t][2 * u + h]);
         }
         for (int c = 0; c < 4; ++c) {
           __m512i q[P];
@@ -433,19 +447,10 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
       }
     }
     for (int p = 0; p < P; ++p) {
-      const uint8_t* b0 = blk[2 * p];
-      const uint8_t* b1 = blk[2 * p + 1];
-      __m512i scales[8];
-      for (int q = 0; q < 8; ++q) scales[q] = both_pairs_i8(b0 + 16 + 16 * q, b1 + 16 + 16 * q);
-      const __m512 dw = both_half8(b0, b1);
+      const __m512 dw = both_half8(blk[2 * p], blk[2 * p + 1]);
       for (int t = 0; t < NT; ++t) {
-        const int16_t* bs = a[t].bsums + b * 16;
-        __m512i offset = _mm512_setzero_si512();
-        for (int q = 0; q < 8; ++q) {
-          offset = _mm512_add_epi32(offset, _mm512_madd_epi16(scales[q], pair16z(bs[2 * q], bs[2 * q + 1])));
-        }
-        const __m512i s = _mm512_sub_epi32(sumi[p][t], _mm512_slli_epi32(offset, 5));
-        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(s), acc[p][t]);
+        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, _mm512_set1_ps(a[t].d[b])), _mm512_cvtepi32_ps(sumi[p][t]),
+                                    acc[p][t]);
       }
     }
   }

@@ -363,7 +363,7 @@ class CpuBackend final : public Backend {
     float* acc = qb + static_cast<size_t>(nq_max) * hd;           // nq_max x hd outputs
     float* sc = acc + static_cast<size_t>(nq_max) * hd;           // nq_max x bs scores
     float* kf = sc + static_cast<size_t>(nq_max) * bs;            // bs x hd keys as f32 (Q8_0)
-    float* vf = kf + static_cast<size_t>(bs) * hd;                // bs x hd values as f32
+    float* vf = kf + static_cast<size_t>(bs) * hd;                // bs x hd values as f32 (Q8_0)
     float* mx = vf + static_cast<size_t>(bs) * hd;                // nq_max running maxima
     float* sum = mx + nq_max;                                     // nq_max running sums
     int32_t* limit = scratch.limit.data();
@@ -437,13 +437,11 @@ class CpuBackend final : public Backend {
         continue;
       }
       // Probabilities times values, 4 queries at a time, over the keys some query sees
-      // (cells past the sequence's end are never read).
-      const float* vrows;
-      int64_t vstride;
-      if (type == TensorType::F32) {
-        vrows = reinterpret_cast<const float*>(values);
-        vstride = static_cast<int64_t>(kv.row_size / 4);
-      } else {
+      // (cells past the sequence's end are never read). F16 and F32 values are read where
+      // they lie; Q8_0 rows are widened once per block for all the item's queries.
+      const float* vrows = reinterpret_cast<const float*>(values);
+      int64_t vstride = static_cast<int64_t>(kv.row_size / 4);
+      if (type == TensorType::Q8_0) {
         for (int t = 0; t < visible; ++t) {  // to f32: 0 + 1 * v is exactly v
           float* row = vf + static_cast<size_t>(t) * hd;
           std::fill(row, row + hd, 0.0f);
@@ -456,8 +454,14 @@ class CpuBackend final : public Backend {
         int keys4 = 0;
         for (int i = 0; i < 4; ++i) keys4 = std::max(keys4, std::clamp(limit[qi + i] - p0, 0, nk));
         if (keys4 == 0) continue;
-        k.weighted_sum4_f32(sc + static_cast<size_t>(qi) * bs, bs, vrows, vstride, keys4,
-                            acc + static_cast<size_t>(qi) * hd, hd, hd);
+        const float* w = sc + static_cast<size_t>(qi) * bs;
+        float* out4 = acc + static_cast<size_t>(qi) * hd;
+        if (type == TensorType::F16) {
+          k.weighted_sum4_f16_f32(w, bs, reinterpret_cast<const uint16_t*>(values),
+                                  static_cast<int64_t>(kv.row_size / 2), keys4, out4, hd, hd);
+        } else {
+          k.weighted_sum4_f32(w, bs, vrows, vstride, keys4, out4, hd, hd);
+        }
       }
     }
     for (int qi = 0; qi < nq; ++qi) {

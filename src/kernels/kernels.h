@@ -34,6 +34,9 @@ struct KernelTable {
   // registers across the k rows.
   void (*weighted_sum4_f32)(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
                             int64_t ldc, int64_t n);
+  // The same with fp16 rows of b (an F16 KV cache's values, read without a conversion pass).
+  void (*weighted_sum4_f16_f32)(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t k, float* c,
+                                int64_t ldc, int64_t n);
   // out[t] = sum_i a[i] * b[t * b_stride + i] for t < 4: one pass over a weight row for
   // four activation rows (prefill), each weight loaded and converted once per 4 tokens.
   void (*dot4_f32)(const float* a, const float* b, int64_t b_stride, int64_t n, float* out);

@@ -79,11 +79,13 @@ void swiglu_f32(const float* gate, const float* up, float* out, int64_t n) {
   }
 }
 
-void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                       int64_t n) {
+inline float f32_value(float x) { return x; }
+
+template <typename T, float (*ToFloat)(T)>
+void weighted_sum4(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc, int64_t n) {
   for (int i = 0; i < 4; ++i) {
     for (int64_t t = 0; t < k; ++t) {
-      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] += a[i * lda + t] * b[t * ldb + j];
+      for (int64_t j = 0; j < n; ++j) c[i * ldc + j] += a[i * lda + t] * ToFloat(b[t * ldb + j]);
     }
   }
 }
@@ -123,7 +125,8 @@ const KernelTable& scalar_kernels() {
                                  dot_q8_0_f32,      axpy_q8_0_f32,
                                  scale_f32,         exp_sub_sum_f32,
                                  swiglu_f32,
-                                 weighted_sum4_f32,
+                                 weighted_sum4<float, f32_value>,
+                                 weighted_sum4<uint16_t, fp16_to_fp32>,
                                  dot4<float, dot_f32>,
                                  dot4<uint16_t, dot_f16_f32>, dot4<uint16_t, dot_bf16_f32>,
                                  dot_rx4<4, float, dot_f32>, dot_rx4<4, uint16_t, dot_f16_f32>,

@@ -269,6 +269,19 @@ TEST(Kernels, WeightedSum4MatchesScalarReference) {
             expect_close_sum(got[at], want[at], mag, k + 1);
           }
         }
+        // fp16 values (an F16 KV cache): exactly the f32 kernel on the widened values.
+        std::vector<uint16_t> bh(b.size());
+        std::vector<float> bf(b.size());
+        for (size_t i = 0; i < b.size(); ++i) {
+          bh[i] = fp32_to_fp16(b[i]);
+          bf[i] = fp16_to_fp32(bh[i]);
+        }
+        for (const KernelTable* table : {simd, &scalar_kernels()}) {
+          std::vector<float> from_half = c0, from_float = c0;
+          table->weighted_sum4_f16_f32(a.data(), lda, bh.data(), ldb, k, from_half.data(), ldc, n);
+          table->weighted_sum4_f32(a.data(), lda, bf.data(), ldb, k, from_float.data(), ldc, n);
+          EXPECT_EQ(from_half, from_float) << table->isa << " n=" << n << " k=" << k;
+        }
       }
     }
   }

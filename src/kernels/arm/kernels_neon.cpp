@@ -157,16 +157,16 @@ float exp_sub_sum_f32(const float* x, float m, float* y, int64_t n) {
 
 // weighted_sum4 over V vectors of 4 columns: 4 x V accumulators in registers for all k
 // rows of b.
-template <int V>
-inline void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
-                                int64_t ldc) {
+template <int V, typename T, typename Load>
+inline void weighted_sum4_chunk(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                                Load load) {
   float32x4_t acc[4][V];
   for (int i = 0; i < 4; ++i) {
     for (int v = 0; v < V; ++v) acc[i][v] = vld1q_f32(c + i * ldc + 4 * v);
   }
   for (int64_t t = 0; t < k; ++t) {
     float32x4_t bv[V];
-    for (int v = 0; v < V; ++v) bv[v] = vld1q_f32(b + t * ldb + 4 * v);
+    for (int v = 0; v < V; ++v) bv[v] = load(b + t * ldb + 4 * v);
     for (int i = 0; i < 4; ++i) {
       const float ai = a[i * lda + t];
       for (int v = 0; v < V; ++v) acc[i][v] = vfmaq_n_f32(acc[i][v], bv[v], ai);
@@ -177,16 +177,26 @@ inline void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int
   }
 }
 
-void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                       int64_t n) {
+template <typename T, typename Load, typename Scalar>
+void weighted_sum4_body(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                        int64_t n, Load load, Scalar scalar) {
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc);
-  for (; j + 4 <= n; j += 4) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc, load);
+  for (; j + 4 <= n; j += 4) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load);
   for (; j < n; ++j) {
     for (int i = 0; i < 4; ++i) {
-      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * b[t * ldb + j];
+      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * scalar(b[t * ldb + j]);
     }
   }
+}
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, [](const float* p) { return vld1q_f32(p); },
+                     [](float x) { return x; });
+}
+void weighted_sum4_f16_f32(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t k, float* c,
+                           int64_t ldc, int64_t n) {
+  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, load_f16, f16_scalar);
 }
 
 // One weight row against four activation rows: each weight vector is loaded and converted
@@ -264,7 +274,8 @@ void dot_rx4_bf16_f32(const uint16_t* a, int64_t as, const float* b, int64_t bs,
 
 const KernelTable& neon_kernel_table() {
   static const KernelTable table{"neon",        dot_f32,       dot_f16_f32,   dot_bf16_f32, axpy_f32,
-                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,    exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32,
+                                 weighted_sum4_f16_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot_rx4_f32<4>, dot_rx4_f16_f32<4>, dot_rx4_bf16_f32<4>,
                                  dot_rx4_f32<6>, dot_rx4_f16_f32<6>, dot_rx4_bf16_f32<6>,
                                  nullptr,        nullptr};  // float weights stay row-major

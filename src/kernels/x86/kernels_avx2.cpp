@@ -182,16 +182,16 @@ void swiglu_f32(const float* gate, const float* up, float* out, int64_t n) {
 
 // weighted_sum4 over V vectors of 8 columns: 4 x V accumulators stay in registers for all
 // k rows of b.
-template <int V>
-inline void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
-                                int64_t ldc) {
+template <int V, typename T, typename Load>
+inline void weighted_sum4_chunk(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                                Load load) {
   __m256 acc[4][V];
   for (int i = 0; i < 4; ++i) {
     for (int v = 0; v < V; ++v) acc[i][v] = _mm256_loadu_ps(c + i * ldc + 8 * v);
   }
   for (int64_t t = 0; t < k; ++t) {
     __m256 bv[V];
-    for (int v = 0; v < V; ++v) bv[v] = _mm256_loadu_ps(b + t * ldb + 8 * v);
+    for (int v = 0; v < V; ++v) bv[v] = load(b + t * ldb + 8 * v);
     for (int i = 0; i < 4; ++i) {
       const __m256 ai = _mm256_set1_ps(a[i * lda + t]);
       for (int v = 0; v < V; ++v) acc[i][v] = _mm256_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -202,16 +202,26 @@ inline void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int
   }
 }
 
-void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                       int64_t n) {
+template <typename T, typename Load, typename Scalar>
+void weighted_sum4_body(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                        int64_t n, Load load, Scalar scalar) {
   int64_t j = 0;
-  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<2>(a, lda, b + j, ldb, k, c + j, ldc);
-  for (; j + 8 <= n; j += 8) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<2>(a, lda, b + j, ldb, k, c + j, ldc, load);
+  for (; j + 8 <= n; j += 8) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load);
   for (; j < n; ++j) {
     for (int i = 0; i < 4; ++i) {
-      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * b[t * ldb + j];
+      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * scalar(b[t * ldb + j]);
     }
   }
+}
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, [](const float* p) { return _mm256_loadu_ps(p); },
+                     [](float x) { return x; });
+}
+void weighted_sum4_f16_f32(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t k, float* c,
+                           int64_t ldc, int64_t n) {
+  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, [](const uint16_t* p) { return load_f16(p); }, f16_scalar);
 }
 
 // Four activation rows against one weight row: 8 accumulators (2 per token) keep both FMA
@@ -352,7 +362,8 @@ void panel_bf16_f32(const uint16_t* p, const float* x, int64_t xs, int n_tokens,
 
 const KernelTable& avx2_kernel_table() {
   static const KernelTable table{"avx2",        dot_f32,       dot_f16_f32, dot_bf16_f32, axpy_f32,
-                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32, dot4_f32,
+                                 axpy_f16_f32,  dot_q8_0_f32,  axpy_q8_0_f32, scale_f32,  exp_sub_sum_f32, swiglu_f32, weighted_sum4_f32,
+                                 weighted_sum4_f16_f32, dot4_f32,
                                  dot4_f16_f32,  dot4_bf16_f32, dot_rx4<4, float, dot4_f32>,
                                  dot_rx4<4, uint16_t, dot4_f16_f32>, dot_rx4<4, uint16_t, dot4_bf16_f32>,
                                  dot_rx4<6, float, dot4_f32>, dot_rx4<6, uint16_t, dot4_f16_f32>,

@@ -235,15 +235,16 @@ void panel_bf16_f32(const uint16_t* p, const float* x, int64_t xs, int n_tokens,
 }
 
 // weighted_sum4 over V vectors of 16 columns (4 x 4 accumulators cover a 64-wide head).
-template <int V>
-void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc) {
+template <int V, typename T, typename Load>
+void weighted_sum4_chunk(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                         Load load) {
   __m512 acc[4][V];
   for (int i = 0; i < 4; ++i) {
     for (int v = 0; v < V; ++v) acc[i][v] = _mm512_loadu_ps(c + i * ldc + 16 * v);
   }
   for (int64_t t = 0; t < k; ++t) {
     __m512 bv[V];
-    for (int v = 0; v < V; ++v) bv[v] = _mm512_loadu_ps(b + t * ldb + 16 * v);
+    for (int v = 0; v < V; ++v) bv[v] = load(b + t * ldb + 16 * v);
     for (int i = 0; i < 4; ++i) {
       const __m512 ai = _mm512_set1_ps(a[i * lda + t]);
       for (int v = 0; v < V; ++v) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
@@ -256,10 +257,18 @@ void weighted_sum4_chunk(const float* a, int64_t lda, const float* b, int64_t ld
 
 void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
                        int64_t n) {
+  const auto load = [](const float* p) { return _mm512_loadu_ps(p); };
   int64_t j = 0;
-  for (; j + 64 <= n; j += 64) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc);
-  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc);
+  for (; j + 64 <= n; j += 64) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc, load);
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load);
   if (j < n) avx2_kernel_table().weighted_sum4_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
+}
+void weighted_sum4_f16_f32(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t k, float* c,
+                           int64_t ldc, int64_t n) {
+  int64_t j = 0;
+  for (; j + 64 <= n; j += 64) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc, load_f16);
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load_f16);
+  if (j < n) avx2_kernel_table().weighted_sum4_f16_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
 }
 
 }  // namespace
@@ -281,6 +290,7 @@ const KernelTable& avx512_kernel_table() {
     t.dot6x4_f16_f32 = dot_rx4_f16_f32<6>;
     t.dot6x4_bf16_f32 = dot_rx4_bf16_f32<6>;
     t.weighted_sum4_f32 = weighted_sum4_f32;
+    t.weighted_sum4_f16_f32 = weighted_sum4_f16_f32;
     t.panel_f16_f32 = panel_f16_f32;
     t.panel_bf16_f32 = panel_bf16_f32;
     return t;

@@ -399,6 +399,7 @@ inline __m512i q6_top(__m512i hb, int c, __m512i mask) {
 // 18-23 over two.)
 template <int NT, int P>
 void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, float* out, int64_t stride) {
+  constexpr int H = NT * P <= 4 ? 2 : 1;  // halves of a slice per load
   const int64_t group_bytes = g1 - g0;
   const __m512i low4 = _mm512_set1_epi8(0x0F);
   const __m512i top = _mm512_set1_epi8(0x30);
@@ -417,32 +418,44 @@ void q6_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, fl
     offsets16<NT>(a, b, 32, offset);
     for (int u = 0; u < 8; ++u) {
       const int64_t grp = 144 + 192 * u;
-      // The 16 low elements (nibble, top bits from hb0), then the 16 high ones (hb1), each
-      // half with its own sub-block scale: one int32 partial per token at a time, so eight
-      // tokens fit in the registers (P = 1).
-      for (int h = 0; h < 2; ++h) {
-        __m512i hb[P];
-        for (int p = 0; p < P; ++p) hb[p] = both256(blk[2 * p], blk[2 * p + 1], grp + 128 + 32 * h);
-        __m512i part[P][NT];
-        for (int p = 0; p < P; ++p) {
-          for (int t = 0; t < NT; ++t) part[p][t] = _mm512_set1_epi32(offset[t][2 * u + h]);
+      // Halves h0 .. h0 + H - 1 of each 32-byte slice: the 16 low elements (nibble, top bits
+      // from hb0) and the 16 high ones (hb1), each with its own sub-block scale and int32
+      // partial per token. Few tokens take both halves from one load of each slice (H = 2);
+      // eight tokens take one half at a time (H = 1), so their partials fit the registers.
+      for (int h0 = 0; h0 < 2; h0 += H) {
+        __m512i hb[H][P];
+        __m512i part[H][P][NT];
+        for (int h = 0; h < H; ++h) {
+          for (int p = 0; p < P; ++p) {
+            hb[h][p] = both256(blk[2 * p], blk[2 * p + 1], grp + 128 + 32 * (h0 + h));
+            for (int t = 0; t < NT; ++t) part[h][p][t] = _mm512_set1_epi32(offset[t][2 * u + h0 + h]);
+          }
         }
         for (int c = 0; c < 4; ++c) {
-          __m512i q[P];
+          __m512i q[H][P];
           for (int p = 0; p < P; ++p) {
             const __m512i bytes = both256(blk[2 * p], blk[2 * p + 1], grp + 32 * c);
-            const __m512i nib = h == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
-            // (nib & 0x0F) | top bits in one ternary-logic op (A & B | C).
-            q[p] = _mm512_ternarylogic_epi32(nib, low4, q6_top(hb[p], c, top), 0xEA);
+            for (int h = 0; h < H; ++h) {
+              const __m512i nib = h0 + h == 0 ? bytes : _mm512_srli_epi16(bytes, 4);
+              // (nib & 0x0F) | top bits in one ternary-logic op (A & B | C).
+              q[h][p] = _mm512_ternarylogic_epi32(nib, low4, q6_top(hb[h][p], c, top), 0xEA);
+            }
           }
           for (int t = 0; t < NT; ++t) {
-            const __m512i x = bcast4z(a[t].q + b * 256 + 32 * u + 16 * h + 4 * c);
-            for (int p = 0; p < P; ++p) part[p][t] = _mm512_dpbusd_epi32(part[p][t], q[p], x);
+            for (int h = 0; h < H; ++h) {
+              const __m512i x = bcast4z(a[t].q + b * 256 + 32 * u + 16 * (h0 + h) + 4 * c);
+              for (int p = 0; p < P; ++p) part[h][p][t] = _mm512_dpbusd_epi32(part[h][p][t], q[h][p], x);
+            }
           }
         }
-        for (int p = 0; p < P; ++p) {
-          const __m512i sc = both_i8x8(blk[2 * p] + 16 + 16 * u + 8 * h, blk[2 * p + 1] + 16 + 16 * u + 8 * h);
-          for (int t = 0; t < NT; ++t) sumi[p][t] = _mm512_add_epi32(sumi[p][t], _mm512_mullo_epi32(part[p][t], sc));
+        for (int h = 0; h < H; ++h) {
+          for (int p = 0; p < P; ++p) {
+            const int64_t sc_at = 16 + 16 * u + 8 * (h0 + h);
+            const __m512i sc = both_i8x8(blk[2 * p] + sc_at, blk[2 * p + 1] + sc_at);
+            for (int t = 0; t < NT; ++t) {
+              sumi[p][t] = _mm512_add_epi32(sumi[p][t], _mm512_mullo_epi32(part[h][p][t], sc));
+            }
+          }
         }
       }
     }

@@ -177,26 +177,22 @@ inline void weighted_sum4_chunk(const float* a, int64_t lda, const T* b, int64_t
   }
 }
 
-template <typename T, typename Load, typename Scalar>
-void weighted_sum4_body(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                        int64_t n, Load load, Scalar scalar) {
+// The columns past the last whole vector go to the scalar reference (the same sums in the
+// same order).
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  const auto load = [](const float* p) { return vld1q_f32(p); };
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc, load);
   for (; j + 4 <= n; j += 4) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load);
-  for (; j < n; ++j) {
-    for (int i = 0; i < 4; ++i) {
-      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * scalar(b[t * ldb + j]);
-    }
-  }
-}
-void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                       int64_t n) {
-  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, [](const float* p) { return vld1q_f32(p); },
-                     [](float x) { return x; });
+  if (j < n) scalar_kernels().weighted_sum4_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
 }
 void weighted_sum4_f16_f32(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t k, float* c,
                            int64_t ldc, int64_t n) {
-  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, load_f16, f16_scalar);
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<4>(a, lda, b + j, ldb, k, c + j, ldc, load_f16);
+  for (; j + 4 <= n; j += 4) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load_f16);
+  if (j < n) scalar_kernels().weighted_sum4_f16_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
 }
 
 // One weight row against four activation rows: each weight vector is loaded and converted

@@ -202,26 +202,23 @@ inline void weighted_sum4_chunk(const float* a, int64_t lda, const T* b, int64_t
   }
 }
 
-template <typename T, typename Load, typename Scalar>
-void weighted_sum4_body(const float* a, int64_t lda, const T* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                        int64_t n, Load load, Scalar scalar) {
+// The columns past the last whole vector go to the scalar reference (the same sums in the
+// same order).
+void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
+                       int64_t n) {
+  const auto load = [](const float* p) { return _mm256_loadu_ps(p); };
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) weighted_sum4_chunk<2>(a, lda, b + j, ldb, k, c + j, ldc, load);
   for (; j + 8 <= n; j += 8) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load);
-  for (; j < n; ++j) {
-    for (int i = 0; i < 4; ++i) {
-      for (int64_t t = 0; t < k; ++t) c[i * ldc + j] += a[i * lda + t] * scalar(b[t * ldb + j]);
-    }
-  }
-}
-void weighted_sum4_f32(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c, int64_t ldc,
-                       int64_t n) {
-  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, [](const float* p) { return _mm256_loadu_ps(p); },
-                     [](float x) { return x; });
+  if (j < n) scalar_kernels().weighted_sum4_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
 }
 void weighted_sum4_f16_f32(const float* a, int64_t lda, const uint16_t* b, int64_t ldb, int64_t k, float* c,
                            int64_t ldc, int64_t n) {
-  weighted_sum4_body(a, lda, b, ldb, k, c, ldc, n, [](const uint16_t* p) { return load_f16(p); }, f16_scalar);
+  const auto load = [](const uint16_t* p) { return load_f16(p); };
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) weighted_sum4_chunk<2>(a, lda, b + j, ldb, k, c + j, ldc, load);
+  for (; j + 8 <= n; j += 8) weighted_sum4_chunk<1>(a, lda, b + j, ldb, k, c + j, ldc, load);
+  if (j < n) scalar_kernels().weighted_sum4_f16_f32(a, lda, b + j, ldb, k, c + j, ldc, n - j);
 }
 
 // Four activation rows against one weight row: 8 accumulators (2 per token) keep both FMA

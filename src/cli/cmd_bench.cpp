@@ -18,6 +18,7 @@ struct BenchCliOptions {
   std::string model;
   std::vector<int> n_prompt{512};
   std::vector<int> n_gen{128};
+  std::vector<int> n_depth{0};
   std::vector<int> threads;
   int reps = 5;
   bool json = false;
@@ -40,8 +41,11 @@ std::string human_params(uint64_t n) {
 }
 
 std::string test_name(const BenchTest& t) {
-  if (t.n_prompt > 0 && t.n_gen > 0) return fmt::format("pp{}+tg{}", t.n_prompt, t.n_gen);
-  return t.n_prompt > 0 ? fmt::format("pp{}", t.n_prompt) : fmt::format("tg{}", t.n_gen);
+  std::string name = t.n_prompt > 0 && t.n_gen > 0 ? fmt::format("pp{}+tg{}", t.n_prompt, t.n_gen)
+                     : t.n_prompt > 0              ? fmt::format("pp{}", t.n_prompt)
+                                                   : fmt::format("tg{}", t.n_gen);
+  if (t.n_depth > 0) name += fmt::format(" @ d{}", t.n_depth);  // llama-bench's label
+  return name;
 }
 
 // One object per test, with llama-bench's field names (its `-o json`) where they mean the
@@ -70,7 +74,7 @@ nlohmann::json result_json(const std::string& path, const BenchModelInfo& info, 
   j["load_mode"] = "mmap";
   j["n_prompt"] = r.test.n_prompt;
   j["n_gen"] = r.test.n_gen;
-  j["n_depth"] = 0;
+  j["n_depth"] = r.test.n_depth;
   j["test_time"] = r.test_time;
   j["avg_ns"] = static_cast<uint64_t>(r.avg_ns);
   j["stddev_ns"] = static_cast<uint64_t>(r.stddev_ns);
@@ -98,12 +102,17 @@ std::vector<int> thread_counts(const BenchCliOptions& o, bool all_counts) {
 void bench_model(const BenchCliOptions& o) {
   const std::string path = resolve_model_path(o.model);
   std::vector<BenchTest> tests;
+  for (int d : o.n_depth) {
+    if (d < 0) fail("--n-depth {} must not be negative", d);
+  }
   for (int t : thread_counts(o, false)) {
-    for (int p : o.n_prompt) {
-      if (p > 0) tests.push_back({p, 0, t});
-    }
-    for (int n : o.n_gen) {
-      if (n > 0) tests.push_back({0, n, t});
+    for (int d : o.n_depth) {
+      for (int p : o.n_prompt) {
+        if (p > 0) tests.push_back({p, 0, t, d});
+      }
+      for (int n : o.n_gen) {
+        if (n > 0) tests.push_back({0, n, t, d});
+      }
     }
   }
   if (tests.empty()) fail("nothing to run: give a positive -p or -n");
@@ -221,6 +230,10 @@ void add_bench_command(CLI::App& app) {
   auto* gen = cmd->add_option("-n,--n-gen", o->n_gen, "generation lengths, comma-separated (0: no decode test)")
                   ->delimiter(',')
                   ->capture_default_str();
+  cmd->add_option("-d,--n-depth", o->n_depth,
+                  "context tokens evaluated (untimed) before each test, comma-separated (llama-bench's -d)")
+      ->delimiter(',')
+      ->capture_default_str();
   cmd->add_option("-t,--threads", o->threads, "thread counts, comma-separated (default: all cores; --memory: 1..all)")
       ->delimiter(',');
   auto* reps = cmd->add_option("-r,--repetitions", o->reps, "repetitions of each test")->capture_default_str();

@@ -49,10 +49,11 @@ std::string guessed_ftype(const GgufFile& file) {
   return fmt::format("{} (guessed)", best->first == TensorType::F32 ? "all F32" : type_name(best->first));
 }
 
-// Floating-point operations of one prompt of n tokens: every layer matrix once per token,
-// the output matrix once (only the last token's logits are computed), and attention's
-// two products over the causal context (QK^T and PV: 2 * head_dim per head per position).
-double prompt_flops(const Model& model, int n) {
+// Floating-point operations of one prompt of n tokens after `depth` context tokens: every
+// layer matrix once per token, the output matrix once (only the last token's logits are
+// computed), and attention's two products over the causal context (QK^T and PV: 2 *
+// head_dim per head per position seen).
+double prompt_flops(const Model& model, int n, int depth) {
   double layer_params = 0, output_params = 0;
   for (const auto& t : model.file().tensors()) {
     if (t.n_dims < 2) continue;
@@ -60,7 +61,7 @@ double prompt_flops(const Model& model, int n) {
   }
   const ModelConfig& c = model.config();
   output_params = static_cast<double>(c.n_embd) * c.n_vocab;
-  const double positions = 0.5 * n * (n + 1.0);
+  const double positions = 0.5 * n * (n + 1.0) + static_cast<double>(n) * depth;
   const double attention = 2.0 * 2.0 * c.n_head * c.head_dim * positions * c.n_layer;
   return 2.0 * layer_params * n + 2.0 * output_params + attention;
 }
@@ -82,8 +83,9 @@ BenchResult run_one(const Model& model, const BenchTest& t, const BenchOptions& 
   r.isa = model.backend().name();
   r.test_time = utc_now();
   SessionConfig sc;
-  sc.n_ctx = std::max(1, t.n_prompt + t.n_gen);
-  sc.n_batch = std::max(1, t.n_prompt);  // the whole prompt is one batch
+  sc.n_ctx = std::max(1, t.n_depth + t.n_prompt + t.n_gen);
+  // The whole prompt is one batch; the depth goes in batches of up to 512.
+  sc.n_batch = std::max({1, t.n_prompt, std::min(t.n_depth, 512)});
   sc.kv_type = o.kv_type;
   r.n_batch = sc.n_batch;
   Session session(model, sc);
@@ -104,8 +106,12 @@ BenchResult run_one(const Model& model, const BenchTest& t, const BenchOptions& 
     if (t.n_prompt > 0) run_prompt(std::min(t.n_prompt, 16));
     if (t.n_gen > 0) run_gen(1);
   }
+  // The context is evaluated once; each repetition starts from it (llama-bench evaluates
+  // it again before every repetition, untimed, for the same state).
+  session.rewind(0);
+  if (t.n_depth > 0) run_prompt(t.n_depth);
   for (int rep = 0; rep < o.reps; ++rep) {
-    session.rewind(0);
+    session.rewind(t.n_depth);
     const auto t0 = Clock::now();
     if (t.n_prompt > 0) run_prompt(t.n_prompt);
     if (t.n_gen > 0) run_gen(t.n_gen);
@@ -122,7 +128,9 @@ BenchResult run_one(const Model& model, const BenchTest& t, const BenchOptions& 
   r.stddev_ns = sample_stddev(ns_d);
   r.avg_ts = mean(r.samples_ts);
   r.stddev_ts = sample_stddev(r.samples_ts);
-  if (t.n_prompt > 0 && t.n_gen == 0) r.gflops = prompt_flops(model, t.n_prompt) * r.avg_ts / t.n_prompt / 1e9;
+  if (t.n_prompt > 0 && t.n_gen == 0) {
+    r.gflops = prompt_flops(model, t.n_prompt, t.n_depth) * r.avg_ts / t.n_prompt / 1e9;
+  }
   return r;
 }
 
@@ -173,6 +181,7 @@ std::vector<BenchResult> run_model_bench(const std::string& path, const std::vec
   if (options.reps < 1) fail("bench: repetitions {} must be at least 1", options.reps);
   for (const auto& t : tests) {
     if (t.n_threads < 1) fail("bench: thread count {} must be at least 1", t.n_threads);
+    if (t.n_depth < 0) fail("bench: depth {} must not be negative", t.n_depth);
     if (t.n_prompt < 0 || t.n_gen < 0 || t.n_prompt + t.n_gen == 0) {
       fail("bench: a test needs a positive prompt or generation length (got -p {} -n {})", t.n_prompt, t.n_gen);
     }

@@ -1,7 +1,8 @@
 // Model benchmarks in the manner of llama.cpp's llama-bench, so the two can be compared
 // on the same file: "pp" evaluates a prompt of P random token ids in one batch, "tg"
-// decodes N tokens one at a time from an empty context; each test is repeated after a
-// warm-up and reported as tokens/s samples, mean and standard deviation.
+// decodes N tokens one at a time, both after D context tokens (--n-depth, untimed; 0 by
+// default: from an empty context); each test is repeated after a warm-up and reported as
+// tokens/s samples, mean and standard deviation.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,7 @@ struct BenchTest {
   int n_prompt = 0;  // > 0: a pp test
   int n_gen = 0;     // > 0: a tg test
   int n_threads = 1;
+  int n_depth = 0;   // context tokens evaluated (untimed) before the test
 };
 
 struct BenchOptions {

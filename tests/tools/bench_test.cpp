@@ -39,6 +39,23 @@ TEST(Bench, RunsPromptAndGenerationTests) {
   EXPECT_EQ(r[1].gflops, 0.0);
 }
 
+// --n-depth: the tests run after that many context tokens (a decode at depth sees them all).
+TEST(Bench, RunsTestsAfterAContextDepth) {
+  BenchOptions o;
+  o.reps = 2;
+  const auto r = run_model_bench(stories(), {BenchTest{8, 0, 1, 40}, BenchTest{0, 4, 2, 40}}, o);
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[0].test.n_depth, 40);
+  EXPECT_EQ(r[0].n_batch, 40);  // the depth in batches of up to 512; the prompt, shorter, in one
+  EXPECT_EQ(r[1].n_batch, 40);
+  for (const auto& x : r) {
+    ASSERT_EQ(x.samples_ts.size(), 2u);
+    EXPECT_GT(x.avg_ts, 0.0);
+  }
+  EXPECT_GT(r[0].gflops, 0.0);
+  EXPECT_THROW(run_model_bench(stories(), {BenchTest{0, 4, 1, -1}}, o), Error);
+}
+
 TEST(Bench, RefusesImpossibleTests) {
   BenchOptions o;
   EXPECT_THROW(run_model_bench(stories(), {BenchTest{0, 0, 1}}, o), Error);
@@ -132,6 +149,14 @@ TEST(BenchCli, JsonUsesLlamaBenchFieldNames) {
   EXPECT_EQ(j[2]["n_threads"], 2);
   EXPECT_EQ(j[0]["samples_ts"].size(), 2u);
   EXPECT_TRUE(j[0]["avg_ts"].is_number());
+  EXPECT_EQ(j[0]["n_depth"], 0);
+
+  const CliRun d = frugal("bench -m " + stories() + " -p 0 -n 2 -d 0,24 -r 1 -t 1 --json");
+  ASSERT_EQ(d.status, 0) << d.out;
+  const auto jd = nlohmann::json::parse(d.out);
+  ASSERT_EQ(jd.size(), 2u);  // tg2 at depths 0 and 24
+  EXPECT_EQ(jd[0]["n_depth"], 0);
+  EXPECT_EQ(jd[1]["n_depth"], 24);
 }
 
 TEST(BenchCli, MarkdownTableAndErrors) {
@@ -140,6 +165,12 @@ TEST(BenchCli, MarkdownTableAndErrors) {
   EXPECT_NE(r.out.find(" pp4 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(" tg2 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("all F32 (guessed)"), std::string::npos) << r.out;
+  r = frugal("bench -m " + stories() + " -p 0 -n 2 -d 16 -r 1 -t 1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_NE(r.out.find(" tg2 @ d16 |"), std::string::npos) << r.out;
+  r = frugal("bench -m " + stories() + " -p 0 -n 2 -d -3");
+  EXPECT_NE(r.status, 0);
+  EXPECT_NE(r.out.find("--n-depth -3"), std::string::npos) << r.out;
   r = frugal("bench -m " + stories() + " -p 0 -n 0");
   EXPECT_NE(r.status, 0);
   EXPECT_NE(r.out.find("nothing to run"), std::string::npos) << r.out;

@@ -79,21 +79,42 @@ class CpuTensor final : public Tensor {
   uint64_t version = 0;
 };
 
+// Keys and values of each layer in tiles of `tile` cells (the cache's block), each tile
+// head-major: tile, KV head, cell, then the head's head_dim values. So one head's keys in
+// one block are a single contiguous run, which attention reads as a stream (a cell-major
+// row would give it one head_dim slice per row, a whole row apart).
 class CpuKvStorage final : public KvStorage {
  public:
-  CpuKvStorage(int n_layers, int64_t n_cells, int64_t width, TensorType type)
-      : KvStorage(n_layers, n_cells, width, type), row_size(row_bytes(type, width)) {
-    const size_t layer_bytes = static_cast<size_t>(n_cells) * row_size;
+  CpuKvStorage(int n_layers, int64_t n_cells, int64_t width, TensorType type, int head_dim_, int tile_)
+      : KvStorage(n_layers, n_cells, width, type),
+        head_dim(head_dim_),
+        tile(tile_),
+        slice(row_bytes(type, head_dim_)),
+        tile_bytes(static_cast<size_t>(tile_) * row_bytes(type, width)) {
+    const size_t layer_bytes = static_cast<size_t>(n_cells) * row_bytes(type, width);
     for (int i = 0; i < n_layers; ++i) {
       k.push_back(aligned_array<uint8_t>(layer_bytes));
       v.push_back(aligned_array<uint8_t>(layer_bytes));
     }
   }
-  uint8_t* k_row(int layer, int64_t cell) { return k[static_cast<size_t>(layer)].get() + cell * row_size; }
-  uint8_t* v_row(int layer, int64_t cell) { return v[static_cast<size_t>(layer)].get() + cell * row_size; }
-  const uint8_t* k_row(int layer, int64_t cell) const { return k[static_cast<size_t>(layer)].get() + cell * row_size; }
-  const uint8_t* v_row(int layer, int64_t cell) const { return v[static_cast<size_t>(layer)].get() + cell * row_size; }
-  size_t row_size;
+  // Head `head`'s slice of cell `cell`; the cells of one tile follow each other `slice`
+  // bytes apart.
+  size_t offset(int64_t cell, int head) const {
+    return static_cast<size_t>(cell / tile) * tile_bytes +
+           (static_cast<size_t>(head) * static_cast<size_t>(tile) + static_cast<size_t>(cell % tile)) * slice;
+  }
+  uint8_t* k_at(int layer, int64_t cell, int head) { return k[static_cast<size_t>(layer)].get() + offset(cell, head); }
+  uint8_t* v_at(int layer, int64_t cell, int head) { return v[static_cast<size_t>(layer)].get() + offset(cell, head); }
+  const uint8_t* k_at(int layer, int64_t cell, int head) const {
+    return k[static_cast<size_t>(layer)].get() + offset(cell, head);
+  }
+  const uint8_t* v_at(int layer, int64_t cell, int head) const {
+    return v[static_cast<size_t>(layer)].get() + offset(cell, head);
+  }
+  int head_dim;
+  int tile;
+  size_t slice;       // bytes of one head's keys (values) of one cell
+  size_t tile_bytes;  // bytes of one tile of all heads
   std::vector<std::unique_ptr<uint8_t[], FreeDeleter>> k, v;
 };
 
@@ -146,15 +167,22 @@ class CpuBackend final : public Backend {
     return std::make_unique<CpuTensor>(rows, cols);
   }
 
-  std::unique_ptr<KvStorage> new_kv_storage(int n_layers, int64_t n_cells, int64_t width, TensorType type) override {
+  std::unique_ptr<KvStorage> new_kv_storage(int n_layers, int64_t n_cells, int64_t width, TensorType type,
+                                            int head_dim, int block_size) override {
     if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::Q8_0) {
       fail("KV cache type {} is not supported by the CPU backend (expected F32, F16 or Q8_0)", type_name(type));
     }
-    if (type == TensorType::Q8_0 && width % 32 != 0) {
-      fail("a Q8_0 KV cache needs rows of whole 32-value blocks; the K/V row is {} values wide", width);
+    if (head_dim < 1 || width % head_dim != 0) {
+      fail("KV cache: a row of {} values is not a whole number of heads of {}", width, head_dim);
+    }
+    if (type == TensorType::Q8_0 && head_dim % 32 != 0) {
+      fail("a Q8_0 KV cache needs heads of whole 32-value blocks; the head dimension is {}", head_dim);
+    }
+    if (block_size < 1 || n_cells % block_size != 0) {
+      fail("KV cache: {} cells is not a whole number of blocks of {}", n_cells, block_size);
     }
     ensure_scratch(width);
-    return std::make_unique<CpuKvStorage>(n_layers, n_cells, width, type);
+    return std::make_unique<CpuKvStorage>(n_layers, n_cells, width, type, head_dim, block_size);
   }
 
   void embed(const Weight& table, std::span<const int32_t> ids, Tensor& out) override {
@@ -267,10 +295,14 @@ class CpuBackend final : public Backend {
     auto& kv = static_cast<CpuKvStorage&>(storage);
     const CpuTensor& kt = cpu(k);
     const CpuTensor& vt = cpu(v);
+    const int hd = kv.head_dim;
+    const auto n_heads = static_cast<int>(kv.width() / hd);
     for (int64_t r = 0; r < kt.rows(); ++r) {
       const int32_t cell = layout.cells[static_cast<size_t>(r)];
-      store_row(kv.type(), kt.row(r), kv.k_row(layer, cell), kv.width());
-      store_row(kv.type(), vt.row(r), kv.v_row(layer, cell), kv.width());
+      for (int h = 0; h < n_heads; ++h) {
+        store_row(kv.type(), kt.row(r) + static_cast<int64_t>(h) * hd, kv.k_at(layer, cell, h), hd);
+        store_row(kv.type(), vt.row(r) + static_cast<int64_t>(h) * hd, kv.v_at(layer, cell, h), hd);
+      }
     }
   }
 
@@ -285,6 +317,10 @@ class CpuBackend final : public Backend {
   void attention(const Tensor& q, const KvStorage& storage, int layer, const BatchLayout& layout,
                  const AttentionConfig& cfg, Tensor& out) override {
     const auto& kv = static_cast<const CpuKvStorage&>(storage);
+    if (layout.block_size != kv.tile || cfg.head_dim != kv.head_dim) {
+      fail("attention: blocks of {} cells and heads of {} against a cache laid out for {} and {}", layout.block_size,
+           cfg.head_dim, kv.tile, kv.head_dim);
+    }
     const CpuTensor& qt = cpu(q);
     CpuTensor& o = cpu(out);
     o.set_rows(qt.rows());
@@ -312,14 +348,28 @@ class CpuBackend final : public Backend {
     ensure_attention_scratch(n_queries, hd, bs);
     const size_t n_items = attention_runs_.size() * static_cast<size_t>(cfg.n_head_kv);
     const size_t n_chunks = std::min(n_items, static_cast<size_t>(4 * pool_.size()));
-    parallel(total_keys * cfg.n_head * hd, static_cast<int64_t>(n_chunks), [&](size_t chunk, int thread) {
-      for (size_t item = chunk; item < n_items; item += n_chunks) {
-        const auto& run = attention_runs_[item / static_cast<size_t>(cfg.n_head_kv)];
-        const int kvh = static_cast<int>(item % static_cast<size_t>(cfg.n_head_kv));
-        attention_item(kv, layer, layout, cfg, qt, run.first, static_cast<int>(run.second), kvh, n_queries,
-                       attention_scratch_[static_cast<size_t>(thread)], o);
-      }
-    });
+    // Each chunk takes a contiguous range of items (the heads of a sequence are neighbours
+    // in every cache row) and asks for the next item's first cells while it works on one.
+    const size_t per_chunk = (n_items + n_chunks - 1) / n_chunks;
+    const auto nkv = static_cast<size_t>(cfg.n_head_kv);
+    parallel(total_keys * cfg.n_head * hd, static_cast<int64_t>((n_items + per_chunk - 1) / per_chunk),
+             [&](size_t chunk, int thread) {
+               const size_t first = chunk * per_chunk;
+               auto prefetch_item = [&](size_t i) {
+                 if (i >= n_items) return;
+                 const auto& next = attention_runs_[i / nkv];
+                 prefetch_keys(kv, layer, layout, next.first + next.second - 1, static_cast<int>(i % nkv), 0,
+                               kPrefetchBlocks * bs);
+               };
+               for (size_t i = first; i < first + kPrefetchItems; ++i) prefetch_item(i);
+               for (size_t item = first; item < std::min(n_items, (chunk + 1) * per_chunk); ++item) {
+                 prefetch_item(item + kPrefetchItems);
+                 const auto& run = attention_runs_[item / nkv];
+                 attention_item(kv, layer, layout, cfg, qt, run.first, static_cast<int>(run.second),
+                                static_cast<int>(item % nkv), n_queries,
+                                attention_scratch_[static_cast<size_t>(thread)], o);
+               }
+             });
   }
 
   void gather_rows(const Tensor& x, std::span<const int32_t> rows, Tensor& out) override {
@@ -339,6 +389,8 @@ class CpuBackend final : public Backend {
 
  private:
   static constexpr int kAttentionQueries = 32;  // queries per attention work item (x head_dim floats)
+  static constexpr int kPrefetchBlocks = 2;     // KV blocks asked for ahead of the one being read
+  static constexpr size_t kPrefetchItems = 2;   // attention items whose first blocks are asked for ahead
   static int round_up4(int n) { return (n + 3) / 4 * 4; }
 
   // One attention work item: rows [row0, row0 + n_rows) of one sequence, the query heads
@@ -384,32 +436,32 @@ class CpuBackend final : public Backend {
       sum[qi] = 0.0f;
     }
     std::fill(acc, acc + static_cast<size_t>(nq4) * hd, 0.0f);
-    // This head's slice of a K/V row (whole Q8_0 blocks: the cache checks head_dim % 32).
-    const size_t head_bytes = row_bytes(type, static_cast<int64_t>(kvh) * hd);
+    const size_t slice = kv.slice;  // bytes from one cell's keys (values) of this head to the next
     const std::span<const int32_t> blocks = layout.block_tables[static_cast<size_t>(layout.seq[static_cast<size_t>(row0)])];
     for (int32_t p0 = 0; p0 < max_keys; p0 += bs) {
+      prefetch_keys(kv, layer, layout, row0 + n_rows - 1, kvh, p0 + kPrefetchBlocks * bs, bs);
       const int nk = std::min(bs, max_keys - p0);
       const int64_t cell0 = static_cast<int64_t>(blocks[static_cast<size_t>(p0 / bs)]) * bs;
-      const uint8_t* keys = kv.k_row(layer, cell0) + head_bytes;
-      const uint8_t* values = kv.v_row(layer, cell0) + head_bytes;
-      // Scores: the keys of one block are consecutive cells, kv.row_size bytes apart. A
+      const uint8_t* keys = kv.k_at(layer, cell0, kvh);
+      const uint8_t* values = kv.v_at(layer, cell0, kvh);
+      // Scores: the keys of one block are consecutive cells, `slice` bytes apart. A
       // lone query (one row of a model without grouped heads) takes plain dots instead of
       // tiles padded with three empty queries.
       if (single) {
-        for (int t = 0; t < std::min(nk, limit[0] - p0); ++t) sc[t] = key_dot(k, type, keys + t * kv.row_size, qb, hd);
+        for (int t = 0; t < std::min(nk, limit[0] - p0); ++t) sc[t] = key_dot(k, type, keys + t * slice, qb, hd);
       } else if (type == TensorType::F16) {
         tile_scores(k.dot4x4_f16_f32, k.dot4_f16_f32, reinterpret_cast<const uint16_t*>(keys),
-                    static_cast<int64_t>(kv.row_size / 2), nk, qb, nq4, hd, sc, bs);
+                    static_cast<int64_t>(slice / 2), nk, qb, nq4, hd, sc, bs);
       } else if (type == TensorType::Q8_0) {
         for (int t = 0; t < nk; ++t) {
           float* row = kf + static_cast<size_t>(t) * hd;
           std::fill(row, row + hd, 0.0f);
-          value_axpy(k, type, 1.0f, keys + t * kv.row_size, row, hd);
+          value_axpy(k, type, 1.0f, keys + t * slice, row, hd);
         }
         tile_scores(k.dot4x4_f32, k.dot4_f32, kf, hd, nk, qb, nq4, hd, sc, bs);
       } else {
         tile_scores(k.dot4x4_f32, k.dot4_f32, reinterpret_cast<const float*>(keys),
-                    static_cast<int64_t>(kv.row_size / 4), nk, qb, nq4, hd, sc, bs);
+                    static_cast<int64_t>(slice / 4), nk, qb, nq4, hd, sc, bs);
       }
       // Online softmax over this block; probabilities replace the scores in place, zero
       // past each query's last visible key.
@@ -433,19 +485,19 @@ class CpuBackend final : public Backend {
       }
       if (visible == 0) continue;
       if (single) {
-        for (int t = 0; t < visible; ++t) value_axpy(k, type, sc[t], values + t * kv.row_size, acc, hd);
+        for (int t = 0; t < visible; ++t) value_axpy(k, type, sc[t], values + t * slice, acc, hd);
         continue;
       }
       // Probabilities times values, 4 queries at a time, over the keys some query sees
       // (cells past the sequence's end are never read). F16 and F32 values are read where
       // they lie; Q8_0 rows are widened once per block for all the item's queries.
       const float* vrows = reinterpret_cast<const float*>(values);
-      int64_t vstride = static_cast<int64_t>(kv.row_size / 4);
+      int64_t vstride = static_cast<int64_t>(slice / 4);
       if (type == TensorType::Q8_0) {
         for (int t = 0; t < visible; ++t) {  // to f32: 0 + 1 * v is exactly v
           float* row = vf + static_cast<size_t>(t) * hd;
           std::fill(row, row + hd, 0.0f);
-          value_axpy(k, type, 1.0f, values + t * kv.row_size, row, hd);
+          value_axpy(k, type, 1.0f, values + t * slice, row, hd);
         }
         vrows = vf;
         vstride = hd;
@@ -458,7 +510,7 @@ class CpuBackend final : public Backend {
         float* out4 = acc + static_cast<size_t>(qi) * hd;
         if (type == TensorType::F16) {
           k.weighted_sum4_f16_f32(w, bs, reinterpret_cast<const uint16_t*>(values),
-                                  static_cast<int64_t>(kv.row_size / 2), keys4, out4, hd, hd);
+                                  static_cast<int64_t>(slice / 2), keys4, out4, hd, hd);
         } else {
           k.weighted_sum4_f32(w, bs, vrows, vstride, keys4, out4, hd, hd);
         }
@@ -471,6 +523,30 @@ class CpuBackend final : public Backend {
       const float* a = acc + static_cast<size_t>(qi) * hd;
       const float inv = 1.0f / sum[qi];
       for (int i = 0; i < hd; ++i) dst[i] = a[i] * inv;
+    }
+  }
+
+  // Prefetch requests for the keys and values of KV head kvh at positions [p, p + count)
+  // that row `row` of the batch sees (one contiguous run per block): attention asks for the
+  // next item's first blocks and, within an item, for the block kPrefetchBlocks ahead, so
+  // their misses overlap the work on the current one.
+  static void prefetch_keys(const CpuKvStorage& kv, int layer, const BatchLayout& layout, int64_t row, int kvh,
+                            int32_t p, int32_t count) {
+    const auto r = static_cast<size_t>(row);
+    const int32_t end = std::min(p + count, layout.positions[r] + 1);
+    const std::span<const int32_t> blocks = layout.block_tables[static_cast<size_t>(layout.seq[r])];
+    const int bs = layout.block_size;
+    while (p < end) {
+      const int32_t run = std::min(end, (p / bs + 1) * bs) - p;
+      const int64_t cell = static_cast<int64_t>(blocks[static_cast<size_t>(p / bs)]) * bs + p % bs;
+      for (const uint8_t* start : {kv.k_at(layer, cell, kvh), kv.v_at(layer, cell, kvh)}) {
+        const auto begin = reinterpret_cast<uintptr_t>(start);
+        const uintptr_t stop = begin + static_cast<size_t>(run) * kv.slice;
+        for (uintptr_t line = begin & ~uintptr_t{63}; line < stop; line += 64) {
+          __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
+        }
+      }
+      p += run;
     }
   }
 

@@ -348,22 +348,13 @@ class CpuBackend final : public Backend {
     ensure_attention_scratch(n_queries, hd, bs);
     const size_t n_items = attention_runs_.size() * static_cast<size_t>(cfg.n_head_kv);
     const size_t n_chunks = std::min(n_items, static_cast<size_t>(4 * pool_.size()));
-    // Each chunk takes a contiguous range of items (the heads of a sequence are neighbours
-    // in every cache row) and asks for the next item's first cells while it works on one.
+    // Each chunk takes a contiguous range of items: the heads of a sequence, whose keys are
+    // neighbours in every block of the cache.
     const size_t per_chunk = (n_items + n_chunks - 1) / n_chunks;
     const auto nkv = static_cast<size_t>(cfg.n_head_kv);
     parallel(total_keys * cfg.n_head * hd, static_cast<int64_t>((n_items + per_chunk - 1) / per_chunk),
              [&](size_t chunk, int thread) {
-               const size_t first = chunk * per_chunk;
-               auto prefetch_item = [&](size_t i) {
-                 if (i >= n_items) return;
-                 const auto& next = attention_runs_[i / nkv];
-                 prefetch_keys(kv, layer, layout, next.first + next.second - 1, static_cast<int>(i % nkv), 0,
-                               kPrefetchBlocks * bs);
-               };
-               for (size_t i = first; i < first + kPrefetchItems; ++i) prefetch_item(i);
-               for (size_t item = first; item < std::min(n_items, (chunk + 1) * per_chunk); ++item) {
-                 prefetch_item(item + kPrefetchItems);
+               for (size_t item = chunk * per_chunk; item < std::min(n_items, (chunk + 1) * per_chunk); ++item) {
                  const auto& run = attention_runs_[item / nkv];
                  attention_item(kv, layer, layout, cfg, qt, run.first, static_cast<int>(run.second),
                                 static_cast<int>(item % nkv), n_queries,
@@ -389,8 +380,7 @@ class CpuBackend final : public Backend {
 
  private:
   static constexpr int kAttentionQueries = 32;  // queries per attention work item (x head_dim floats)
-  static constexpr int kPrefetchBlocks = 2;     // KV blocks asked for ahead of the one being read
-  static constexpr size_t kPrefetchItems = 2;   // attention items whose first blocks are asked for ahead
+  static constexpr int kAttentionChunk = 8;     // KV blocks per online-softmax step
   static int round_up4(int n) { return (n + 3) / 4 * 4; }
 
   // One attention work item: rows [row0, row0 + n_rows) of one sequence, the query heads
@@ -413,8 +403,8 @@ class CpuBackend final : public Backend {
     const int nq4 = single ? 1 : round_up4(nq);
     float* qb = scratch.floats.get();                             // nq_max x hd queries
     float* acc = qb + static_cast<size_t>(nq_max) * hd;           // nq_max x hd outputs
-    float* sc = acc + static_cast<size_t>(nq_max) * hd;           // nq_max x bs scores
-    float* kf = sc + static_cast<size_t>(nq_max) * bs;            // bs x hd keys as f32 (Q8_0)
+    float* sc = acc + static_cast<size_t>(nq_max) * hd;           // nq_max x (chunk) scores
+    float* kf = sc + static_cast<size_t>(nq_max) * kAttentionChunk * bs;  // bs x hd keys as f32 (Q8_0)
     float* vf = kf + static_cast<size_t>(bs) * hd;                // bs x hd values as f32 (Q8_0)
     float* mx = vf + static_cast<size_t>(bs) * hd;                // nq_max running maxima
     float* sum = mx + nq_max;                                     // nq_max running sums
@@ -438,41 +428,47 @@ class CpuBackend final : public Backend {
     std::fill(acc, acc + static_cast<size_t>(nq4) * hd, 0.0f);
     const size_t slice = kv.slice;  // bytes from one cell's keys (values) of this head to the next
     const std::span<const int32_t> blocks = layout.block_tables[static_cast<size_t>(layout.seq[static_cast<size_t>(row0)])];
-    for (int32_t p0 = 0; p0 < max_keys; p0 += bs) {
-      prefetch_keys(kv, layer, layout, row0 + n_rows - 1, kvh, p0 + kPrefetchBlocks * bs, bs);
-      const int nk = std::min(bs, max_keys - p0);
-      const int64_t cell0 = static_cast<int64_t>(blocks[static_cast<size_t>(p0 / bs)]) * bs;
-      const uint8_t* keys = kv.k_at(layer, cell0, kvh);
-      const uint8_t* values = kv.v_at(layer, cell0, kvh);
-      // Scores: the keys of one block are consecutive cells, `slice` bytes apart. A
-      // lone query (one row of a model without grouped heads) takes plain dots instead of
-      // tiles padded with three empty queries.
-      if (single) {
-        for (int t = 0; t < std::min(nk, limit[0] - p0); ++t) sc[t] = key_dot(k, type, keys + t * slice, qb, hd);
-      } else if (type == TensorType::F16) {
-        tile_scores(k.dot4x4_f16_f32, k.dot4_f16_f32, reinterpret_cast<const uint16_t*>(keys),
-                    static_cast<int64_t>(slice / 2), nk, qb, nq4, hd, sc, bs);
-      } else if (type == TensorType::Q8_0) {
-        for (int t = 0; t < nk; ++t) {
-          float* row = kf + static_cast<size_t>(t) * hd;
-          std::fill(row, row + hd, 0.0f);
-          value_axpy(k, type, 1.0f, keys + t * slice, row, hd);
+    auto block_cell = [&](int32_t p0) { return static_cast<int64_t>(blocks[static_cast<size_t>(p0 / bs)]) * bs; };
+    // The keys go kAttentionChunk blocks at a time: scores of the whole chunk, one online-
+    // softmax step over it, then probabilities times values. (Per block, the softmax's
+    // dependent chains (maximum, exponentials, sum) of a few queries left the core idle.)
+    const int cw = kAttentionChunk * bs;  // keys per chunk: the scores' row length
+    for (int32_t c0 = 0; c0 < max_keys; c0 += cw) {
+      const int ck = std::min(cw, max_keys - c0);
+      for (int32_t p0 = c0; p0 < c0 + ck; p0 += bs) {
+        const int nk = std::min(bs, max_keys - p0);
+        const uint8_t* keys = kv.k_at(layer, block_cell(p0), kvh);
+        float* s = sc + (p0 - c0);
+        // Scores: the keys of one block are consecutive cells, `slice` bytes apart. A lone
+        // query (one row of a model without grouped heads) takes plain dots instead of
+        // tiles padded with three empty queries.
+        if (single) {
+          for (int t = 0; t < std::min(nk, limit[0] - p0); ++t) s[t] = key_dot(k, type, keys + t * slice, qb, hd);
+        } else if (type == TensorType::F16) {
+          tile_scores(k.dot4x4_f16_f32, k.dot4_f16_f32, reinterpret_cast<const uint16_t*>(keys),
+                      static_cast<int64_t>(slice / 2), nk, qb, nq4, hd, s, cw);
+        } else if (type == TensorType::Q8_0) {
+          for (int t = 0; t < nk; ++t) {
+            float* row = kf + static_cast<size_t>(t) * hd;
+            std::fill(row, row + hd, 0.0f);
+            value_axpy(k, type, 1.0f, keys + t * slice, row, hd);
+          }
+          tile_scores(k.dot4x4_f32, k.dot4_f32, kf, hd, nk, qb, nq4, hd, s, cw);
+        } else {
+          tile_scores(k.dot4x4_f32, k.dot4_f32, reinterpret_cast<const float*>(keys),
+                      static_cast<int64_t>(slice / 4), nk, qb, nq4, hd, s, cw);
         }
-        tile_scores(k.dot4x4_f32, k.dot4_f32, kf, hd, nk, qb, nq4, hd, sc, bs);
-      } else {
-        tile_scores(k.dot4x4_f32, k.dot4_f32, reinterpret_cast<const float*>(keys),
-                    static_cast<int64_t>(slice / 4), nk, qb, nq4, hd, sc, bs);
       }
-      // Online softmax over this block; probabilities replace the scores in place, zero
+      // Online softmax over this chunk; probabilities replace the scores in place, zero
       // past each query's last visible key.
-      int visible = 0;  // keys of this block any query sees
+      int visible = 0;  // keys of this chunk any query sees
       for (int qi = 0; qi < nq4; ++qi) {
-        float* s = sc + static_cast<size_t>(qi) * bs;
-        const int valid = std::clamp(limit[qi] - p0, 0, nk);
+        float* s = sc + static_cast<size_t>(qi) * cw;
+        const int valid = std::clamp(limit[qi] - c0, 0, ck);
         visible = std::max(visible, valid);
         if (valid > 0) {
-          float m = -std::numeric_limits<float>::infinity();
-          for (int t = 0; t < valid; ++t) m = std::max(m, s[t] *= cfg.scale);
+          for (int t = 0; t < valid; ++t) s[t] *= cfg.scale;
+          const float m = max_f32(s, valid);
           if (m > mx[qi]) {
             const float correction = std::exp(mx[qi] - m);
             if (sum[qi] > 0.0f) k.scale_f32(acc + static_cast<size_t>(qi) * hd, correction, hd);
@@ -481,38 +477,42 @@ class CpuBackend final : public Backend {
           }
           sum[qi] += k.exp_sub_sum_f32(s, mx[qi], s, valid);
         }
-        std::fill(s + valid, s + nk, 0.0f);
+        std::fill(s + valid, s + ck, 0.0f);
       }
-      if (visible == 0) continue;
-      if (single) {
-        for (int t = 0; t < visible; ++t) value_axpy(k, type, sc[t], values + t * slice, acc, hd);
-        continue;
-      }
-      // Probabilities times values, 4 queries at a time, over the keys some query sees
-      // (cells past the sequence's end are never read). F16 and F32 values are read where
-      // they lie; Q8_0 rows are widened once per block for all the item's queries.
-      const float* vrows = reinterpret_cast<const float*>(values);
-      int64_t vstride = static_cast<int64_t>(slice / 4);
-      if (type == TensorType::Q8_0) {
-        for (int t = 0; t < visible; ++t) {  // to f32: 0 + 1 * v is exactly v
-          float* row = vf + static_cast<size_t>(t) * hd;
-          std::fill(row, row + hd, 0.0f);
-          value_axpy(k, type, 1.0f, values + t * slice, row, hd);
+      // Probabilities times values, block by block, over the keys some query sees (cells
+      // past the sequence's end are never read).
+      for (int32_t p0 = c0; p0 < c0 + visible; p0 += bs) {
+        const int nk = std::min(bs, c0 + visible - p0);
+        const uint8_t* values = kv.v_at(layer, block_cell(p0), kvh);
+        if (single) {
+          for (int t = 0; t < nk; ++t) value_axpy(k, type, sc[p0 - c0 + t], values + t * slice, acc, hd);
+          continue;
         }
-        vrows = vf;
-        vstride = hd;
-      }
-      for (int qi = 0; qi < nq4; qi += 4) {
-        int keys4 = 0;
-        for (int i = 0; i < 4; ++i) keys4 = std::max(keys4, std::clamp(limit[qi + i] - p0, 0, nk));
-        if (keys4 == 0) continue;
-        const float* w = sc + static_cast<size_t>(qi) * bs;
-        float* out4 = acc + static_cast<size_t>(qi) * hd;
-        if (type == TensorType::F16) {
-          k.weighted_sum4_f16_f32(w, bs, reinterpret_cast<const uint16_t*>(values),
-                                  static_cast<int64_t>(slice / 2), keys4, out4, hd, hd);
-        } else {
-          k.weighted_sum4_f32(w, bs, vrows, vstride, keys4, out4, hd, hd);
+        // 4 queries at a time. F16 and F32 values are read where they lie; Q8_0 rows are
+        // widened once per block for all the item's queries.
+        const float* vrows = reinterpret_cast<const float*>(values);
+        int64_t vstride = static_cast<int64_t>(slice / 4);
+        if (type == TensorType::Q8_0) {
+          for (int t = 0; t < nk; ++t) {  // to f32: 0 + 1 * v is exactly v
+            float* row = vf + static_cast<size_t>(t) * hd;
+            std::fill(row, row + hd, 0.0f);
+            value_axpy(k, type, 1.0f, values + t * slice, row, hd);
+          }
+          vrows = vf;
+          vstride = hd;
+        }
+        for (int qi = 0; qi < nq4; qi += 4) {
+          int keys4 = 0;
+          for (int i = 0; i < 4; ++i) keys4 = std::max(keys4, std::clamp(limit[qi + i] - p0, 0, nk));
+          if (keys4 == 0) continue;
+          const float* w = sc + static_cast<size_t>(qi) * cw + (p0 - c0);
+          float* out4 = acc + static_cast<size_t>(qi) * hd;
+          if (type == TensorType::F16) {
+            k.weighted_sum4_f16_f32(w, cw, reinterpret_cast<const uint16_t*>(values),
+                                    static_cast<int64_t>(slice / 2), keys4, out4, hd, hd);
+          } else {
+            k.weighted_sum4_f32(w, cw, vrows, vstride, keys4, out4, hd, hd);
+          }
         }
       }
     }
@@ -526,28 +526,16 @@ class CpuBackend final : public Backend {
     }
   }
 
-  // Prefetch requests for the keys and values of KV head kvh at positions [p, p + count)
-  // that row `row` of the batch sees (one contiguous run per block): attention asks for the
-  // next item's first blocks and, within an item, for the block kPrefetchBlocks ahead, so
-  // their misses overlap the work on the current one.
-  static void prefetch_keys(const CpuKvStorage& kv, int layer, const BatchLayout& layout, int64_t row, int kvh,
-                            int32_t p, int32_t count) {
-    const auto r = static_cast<size_t>(row);
-    const int32_t end = std::min(p + count, layout.positions[r] + 1);
-    const std::span<const int32_t> blocks = layout.block_tables[static_cast<size_t>(layout.seq[r])];
-    const int bs = layout.block_size;
-    while (p < end) {
-      const int32_t run = std::min(end, (p / bs + 1) * bs) - p;
-      const int64_t cell = static_cast<int64_t>(blocks[static_cast<size_t>(p / bs)]) * bs + p % bs;
-      for (const uint8_t* start : {kv.k_at(layer, cell, kvh), kv.v_at(layer, cell, kvh)}) {
-        const auto begin = reinterpret_cast<uintptr_t>(start);
-        const uintptr_t stop = begin + static_cast<size_t>(run) * kv.slice;
-        for (uintptr_t line = begin & ~uintptr_t{63}; line < stop; line += 64) {
-          __builtin_prefetch(reinterpret_cast<const void*>(line), 0, 3);
-        }
-      }
-      p += run;
+  // The largest of s[0 .. n), n > 0 (eight running maxima, which the compiler vectorises).
+  static float max_f32(const float* s, int n) {
+    float m8[8];
+    std::fill(m8, m8 + 8, s[0]);
+    int t = 0;
+    for (; t + 8 <= n; t += 8) {
+      for (int i = 0; i < 8; ++i) m8[i] = std::max(m8[i], s[t + i]);
     }
+    for (; t < n; ++t) m8[0] = std::max(m8[0], s[t]);
+    return *std::max_element(m8, m8 + 8);
   }
 
   // One key row (or value row) of the cache's type against f32 data.
@@ -577,9 +565,7 @@ class CpuBackend final : public Backend {
       for (; t + 4 <= nk; t += 4) {
         float tile[16];
         dot4x4(keys + t * stride, stride, q4, hd, hd, tile);
-        for (int i = 0; i < 4; ++i) {
-          for (int r = 0; r < 4; ++r) s[static_cast<size_t>(qi + i) * ld + t + r] = tile[i * 4 + r];
-        }
+        for (int i = 0; i < 4; ++i) std::memcpy(s + static_cast<size_t>(qi + i) * ld + t, tile + 4 * i, 16);
       }
       for (; t < nk; ++t) {
         float col[4];
@@ -593,7 +579,7 @@ class CpuBackend final : public Backend {
   // cells (attention_item's layout). Grows only: the first attention call of a model
   // allocates, later ones reuse it.
   void ensure_attention_scratch(int nq, int hd, int bs) {
-    const size_t floats = 2 * static_cast<size_t>(nq) * hd + static_cast<size_t>(nq) * bs +
+    const size_t floats = 2 * static_cast<size_t>(nq) * hd + static_cast<size_t>(nq) * kAttentionChunk * bs +
                           2 * static_cast<size_t>(bs) * hd + 2 * static_cast<size_t>(nq);
     if (floats <= attention_scratch_floats_ && static_cast<size_t>(nq) <= attention_scratch_queries_) return;
     attention_scratch_floats_ = std::max(floats, attention_scratch_floats_);

@@ -81,7 +81,7 @@ int main(int argc, char** argv) {
   const int width = kv_heads * hd;
 
   auto backend = make_cpu_backend(threads);
-  auto storage = backend->new_kv_storage(layers, cells, width, type, hd, kBlock);
+  auto storage = backend->new_kv_storage(layers, cells, width, type, hd);
   // Sequence s owns blocks s, s + seqs, s + 2 seqs, ... (interleaved, as a server's are).
   std::vector<std::vector<int32_t>> tables(static_cast<size_t>(seqs));
   for (int s = 0; s < seqs; ++s) {

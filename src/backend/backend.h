@@ -117,11 +117,10 @@ class Backend {
   // type when the backend cannot compute with that type.
   virtual std::unique_ptr<Weight> load_weight(const GgufTensor& tensor) = 0;
   virtual std::unique_ptr<Tensor> new_tensor(int64_t rows, int64_t cols) = 0;
-  // A KV cache of n_cells rows of `width` values (heads of head_dim) per layer, used in
-  // blocks of block_size cells (BatchLayout::block_size): the backend may lay a block's
-  // cells out together.
+  // A KV cache of n_cells rows of `width` values per layer, in heads of head_dim (the
+  // backend may lay each head's cells out together).
   virtual std::unique_ptr<KvStorage> new_kv_storage(int n_layers, int64_t n_cells, int64_t width, TensorType type,
-                                                    int head_dim, int block_size) = 0;
+                                                    int head_dim) = 0;
 
   // out[i] = table row ids[i]
   virtual void embed(const Weight& table, std::span<const int32_t> ids, Tensor& out) = 0;

@@ -79,29 +79,23 @@ class CpuTensor final : public Tensor {
   uint64_t version = 0;
 };
 
-// Keys and values of each layer in tiles of `tile` cells (the cache's block), each tile
-// head-major: tile, KV head, cell, then the head's head_dim values. So one head's keys in
-// one block are a single contiguous run, which attention reads as a stream (a cell-major
-// row would give it one head_dim slice per row, a whole row apart).
+// Keys and values of each layer head-major: KV head, cell, then the head's head_dim
+// values. So one head's keys over consecutive cells (a block; a whole sequence when its
+// blocks were handed out in order) are one contiguous run that attention streams; a
+// cell-major row would give it one head_dim slice per row, a whole row apart.
 class CpuKvStorage final : public KvStorage {
  public:
-  CpuKvStorage(int n_layers, int64_t n_cells, int64_t width, TensorType type, int head_dim_, int tile_)
-      : KvStorage(n_layers, n_cells, width, type),
-        head_dim(head_dim_),
-        tile(tile_),
-        slice(row_bytes(type, head_dim_)),
-        tile_bytes(static_cast<size_t>(tile_) * row_bytes(type, width)) {
+  CpuKvStorage(int n_layers, int64_t n_cells, int64_t width, TensorType type, int head_dim_)
+      : KvStorage(n_layers, n_cells, width, type), head_dim(head_dim_), slice(row_bytes(type, head_dim_)) {
     const size_t layer_bytes = static_cast<size_t>(n_cells) * row_bytes(type, width);
     for (int i = 0; i < n_layers; ++i) {
       k.push_back(aligned_array<uint8_t>(layer_bytes));
       v.push_back(aligned_array<uint8_t>(layer_bytes));
     }
   }
-  // Head `head`'s slice of cell `cell`; the cells of one tile follow each other `slice`
-  // bytes apart.
+  // Head `head`'s slice of cell `cell`; consecutive cells are `slice` bytes apart.
   size_t offset(int64_t cell, int head) const {
-    return static_cast<size_t>(cell / tile) * tile_bytes +
-           (static_cast<size_t>(head) * static_cast<size_t>(tile) + static_cast<size_t>(cell % tile)) * slice;
+    return (static_cast<size_t>(head) * static_cast<size_t>(n_cells()) + static_cast<size_t>(cell)) * slice;
   }
   uint8_t* k_at(int layer, int64_t cell, int head) { return k[static_cast<size_t>(layer)].get() + offset(cell, head); }
   uint8_t* v_at(int layer, int64_t cell, int head) { return v[static_cast<size_t>(layer)].get() + offset(cell, head); }
@@ -112,9 +106,7 @@ class CpuKvStorage final : public KvStorage {
     return v[static_cast<size_t>(layer)].get() + offset(cell, head);
   }
   int head_dim;
-  int tile;
-  size_t slice;       // bytes of one head's keys (values) of one cell
-  size_t tile_bytes;  // bytes of one tile of all heads
+  size_t slice;  // bytes of one head's keys (values) of one cell
   std::vector<std::unique_ptr<uint8_t[], FreeDeleter>> k, v;
 };
 
@@ -168,7 +160,7 @@ class CpuBackend final : public Backend {
   }
 
   std::unique_ptr<KvStorage> new_kv_storage(int n_layers, int64_t n_cells, int64_t width, TensorType type,
-                                            int head_dim, int block_size) override {
+                                            int head_dim) override {
     if (type != TensorType::F32 && type != TensorType::F16 && type != TensorType::Q8_0) {
       fail("KV cache type {} is not supported by the CPU backend (expected F32, F16 or Q8_0)", type_name(type));
     }
@@ -178,11 +170,8 @@ class CpuBackend final : public Backend {
     if (type == TensorType::Q8_0 && head_dim % 32 != 0) {
       fail("a Q8_0 KV cache needs heads of whole 32-value blocks; the head dimension is {}", head_dim);
     }
-    if (block_size < 1 || n_cells % block_size != 0) {
-      fail("KV cache: {} cells is not a whole number of blocks of {}", n_cells, block_size);
-    }
     ensure_scratch(width);
-    return std::make_unique<CpuKvStorage>(n_layers, n_cells, width, type, head_dim, block_size);
+    return std::make_unique<CpuKvStorage>(n_layers, n_cells, width, type, head_dim);
   }
 
   void embed(const Weight& table, std::span<const int32_t> ids, Tensor& out) override {
@@ -317,9 +306,8 @@ class CpuBackend final : public Backend {
   void attention(const Tensor& q, const KvStorage& storage, int layer, const BatchLayout& layout,
                  const AttentionConfig& cfg, Tensor& out) override {
     const auto& kv = static_cast<const CpuKvStorage&>(storage);
-    if (layout.block_size != kv.tile || cfg.head_dim != kv.head_dim) {
-      fail("attention: blocks of {} cells and heads of {} against a cache laid out for {} and {}", layout.block_size,
-           cfg.head_dim, kv.tile, kv.head_dim);
+    if (cfg.head_dim != kv.head_dim) {
+      fail("attention: heads of {} against a cache laid out for heads of {}", cfg.head_dim, kv.head_dim);
     }
     const CpuTensor& qt = cpu(q);
     CpuTensor& o = cpu(out);

@@ -22,7 +22,7 @@ KvCache::KvCache(Backend& backend, const ModelConfig& config, int64_t n_cells, T
   require_memory(bytes, "the KV cache",
                  fmt::format("{} positions x {} layers x 2 x {} {} values", cells, config.n_layer, config.kv_dim(),
                              type_name(type)));
-  storage_ = backend.new_kv_storage(config.n_layer, cells, config.kv_dim(), type, config.head_dim, block_size);
+  storage_ = backend.new_kv_storage(config.n_layer, cells, config.kv_dim(), type, config.head_dim);
   blocks_.resize(static_cast<size_t>(n_blocks));
   free_.reserve(static_cast<size_t>(n_blocks));
   // Lowest block ids are handed out first.

@@ -62,7 +62,7 @@ void check(const Case& c) {
   std::normal_distribution<float> dist(0.0f, 1.0f);
 
   // Store every position's key and value (one batch per sequence).
-  auto storage = backend->new_kv_storage(1, kCells, width, c.cache, hd, kBlock);
+  auto storage = backend->new_kv_storage(1, kCells, width, c.cache, hd);
   std::vector<std::vector<std::vector<float>>> cached_k(2), cached_v(2);
   std::vector<std::span<const int32_t>> spans = {tables[0], tables[1]};
   for (int s = 0; s < 2; ++s) {

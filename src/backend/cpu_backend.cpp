@@ -297,12 +297,12 @@ class CpuBackend final : public Backend {
 
   // Attention in tiles: a work item is a run of consecutive batch rows of one sequence
   // (up to kAttentionQueries queries) with the query heads that share one KV head, and it
-  // walks that sequence's keys one KV block at a time. Per block: scores of every query
-  // against every key of the block in 4 x 4 register tiles (each key row is read once for
+  // walks that sequence's keys kAttentionChunk KV blocks at a time. Per chunk: scores of
+  // every query against every key in 4 x 4 register tiles (each key row is read once for
   // all the item's queries), the online-softmax update (running maximum and sum, the
   // accumulators rescaled when the maximum rises, exponentials in SIMD), then probabilities
   // times values with 4 queries' accumulators held in registers. No score matrix beyond one
-  // block is ever materialised; a query only sees keys up to its own position.
+  // chunk is ever materialised; a query only sees keys up to its own position.
   void attention(const Tensor& q, const KvStorage& storage, int layer, const BatchLayout& layout,
                  const AttentionConfig& cfg, Tensor& out) override {
     const auto& kv = static_cast<const CpuKvStorage&>(storage);

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "format/gguf.h"
 
 namespace {
 
@@ -28,24 +27,6 @@ namespace {
                "                       [--cache-type f16|f32|q8_0] [--threads N] [--seconds S]\n",
                msg);
   std::exit(2);
-}
-
-// Host floats as a backend tensor: an F32 "weight" table whose rows embed() copies.
-std::unique_ptr<frugal::Tensor> upload(frugal::Backend& b, const std::vector<float>& host, int64_t rows,
-                                       int64_t cols) {
-  frugal::GgufTensor t;
-  t.name = "host";
-  t.type = frugal::TensorType::F32;
-  t.n_dims = 2;
-  t.ne = {cols, rows, 1, 1};
-  t.nbytes = host.size() * 4;
-  t.data = reinterpret_cast<const uint8_t*>(host.data());
-  auto w = b.load_weight(t);
-  auto out = b.new_tensor(rows, cols);
-  std::vector<int32_t> ids(static_cast<size_t>(rows));
-  for (int32_t i = 0; i < rows; ++i) ids[static_cast<size_t>(i)] = i;
-  b.embed(*w, ids, *out);
-  return out;
 }
 
 }  // namespace
@@ -102,8 +83,8 @@ int main(int argc, char** argv) {
       for (int l = 0; l < layers; ++l) {
         for (auto& x : k) x = dist(rng);
         for (auto& x : v) x = dist(rng);
-        auto kt = upload(*backend, k, keys, width);
-        auto vt = upload(*backend, v, keys, width);
+        auto kt = upload_rows(*backend, k, keys, width);
+        auto vt = upload_rows(*backend, v, keys, width);
         backend->store_kv(*storage, l, *kt, *vt, BatchLayout{pos, cell, seq, spans, kBlock});
       }
     }
@@ -113,7 +94,7 @@ int main(int argc, char** argv) {
   for (int s = 0; s < seqs; ++s) q_seq[static_cast<size_t>(s)] = s;
   std::vector<float> q(static_cast<size_t>(seqs) * heads * hd);
   for (auto& x : q) x = dist(rng);
-  auto qt = upload(*backend, q, seqs, int64_t{heads} * hd);
+  auto qt = upload_rows(*backend, q, seqs, int64_t{heads} * hd);
   auto out = backend->new_tensor(seqs, int64_t{heads} * hd);
   const BatchLayout layout{q_pos, q_cell, q_seq, spans, kBlock};
   const AttentionConfig cfg{heads, kv_heads, hd, 1.0f / std::sqrt(static_cast<float>(hd))};

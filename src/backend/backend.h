@@ -144,6 +144,10 @@ class Backend {
   virtual void read(const Tensor& x, float* host) const = 0;
 };
 
+// Host floats (rows x cols, row-major) as a new tensor of backend b: loaded as an F32
+// table and copied in through embed(), so it works with any backend (tests, benchmarks).
+std::unique_ptr<Tensor> upload_rows(Backend& b, std::span<const float> host, int64_t rows, int64_t cols);
+
 // The CPU backend with its own pool of n_threads threads.
 std::unique_ptr<Backend> make_cpu_backend(int n_threads);
 

@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "backend/backend.h"
-#include "format/gguf.h"
 #include "quant/quant.h"
 
 namespace frugal {
@@ -21,23 +20,6 @@ struct Case {
   TensorType cache;
   int threads;
 };
-
-// Host floats as a backend tensor: an F32 "weight" table whose rows embed() copies.
-std::unique_ptr<Tensor> upload(Backend& b, const std::vector<float>& host, int64_t rows, int64_t cols) {
-  GgufTensor t;
-  t.name = "host";
-  t.type = TensorType::F32;
-  t.n_dims = 2;
-  t.ne = {cols, rows, 1, 1};
-  t.nbytes = host.size() * 4;
-  t.data = reinterpret_cast<const uint8_t*>(host.data());
-  auto w = b.load_weight(t);
-  auto out = b.new_tensor(rows, cols);
-  std::vector<int32_t> ids(static_cast<size_t>(rows));
-  for (int32_t i = 0; i < rows; ++i) ids[static_cast<size_t>(i)] = i;
-  b.embed(*w, ids, *out);
-  return out;
-}
 
 // The values the cache holds after storing `row` (F16 and Q8_0 round them).
 std::vector<float> as_cached(TensorType type, const float* row, int64_t n) {
@@ -77,8 +59,8 @@ void check(const Case& c) {
       cached_k[static_cast<size_t>(s)].push_back(as_cached(c.cache, k.data() + static_cast<size_t>(p) * width, width));
       cached_v[static_cast<size_t>(s)].push_back(as_cached(c.cache, v.data() + static_cast<size_t>(p) * width, width));
     }
-    auto kt = upload(*backend, k, n, width);
-    auto vt = upload(*backend, v, n, width);
+    auto kt = upload_rows(*backend, k, n, width);
+    auto vt = upload_rows(*backend, v, n, width);
     BatchLayout layout{pos, cells, seq, spans, kBlock};
     backend->store_kv(*storage, 0, *kt, *vt, layout);
   }
@@ -93,7 +75,7 @@ void check(const Case& c) {
   const auto rows = static_cast<int64_t>(q_seq.size());
   std::vector<float> q(static_cast<size_t>(rows) * qwidth);
   for (auto& x : q) x = dist(rng);
-  auto qt = upload(*backend, q, rows, qwidth);
+  auto qt = upload_rows(*backend, q, rows, qwidth);
   auto out = backend->new_tensor(rows, qwidth);
   std::vector<int32_t> cells(static_cast<size_t>(rows), 0);
   BatchLayout layout{q_pos, cells, q_seq, spans, kBlock};

@@ -436,11 +436,7 @@ class CpuBackend final : public Backend {
           tile_scores(k.dot4x4_f16_f32, k.dot4_f16_f32, reinterpret_cast<const uint16_t*>(keys),
                       static_cast<int64_t>(slice / 2), nk, qb, nq4, hd, s, cw);
         } else if (type == TensorType::Q8_0) {
-          for (int t = 0; t < nk; ++t) {
-            float* row = kf + static_cast<size_t>(t) * hd;
-            std::fill(row, row + hd, 0.0f);
-            value_axpy(k, type, 1.0f, keys + t * slice, row, hd);
-          }
+          widen_rows(k, type, keys, slice, nk, kf, hd);
           tile_scores(k.dot4x4_f32, k.dot4_f32, kf, hd, nk, qb, nq4, hd, s, cw);
         } else {
           tile_scores(k.dot4x4_f32, k.dot4_f32, reinterpret_cast<const float*>(keys),
@@ -481,11 +477,7 @@ class CpuBackend final : public Backend {
         const float* vrows = reinterpret_cast<const float*>(values);
         int64_t vstride = static_cast<int64_t>(slice / 4);
         if (type == TensorType::Q8_0) {
-          for (int t = 0; t < nk; ++t) {  // to f32: 0 + 1 * v is exactly v
-            float* row = vf + static_cast<size_t>(t) * hd;
-            std::fill(row, row + hd, 0.0f);
-            value_axpy(k, type, 1.0f, values + t * slice, row, hd);
-          }
+          widen_rows(k, type, values, slice, nk, vf, hd);
           vrows = vf;
           vstride = hd;
         }
@@ -511,6 +503,16 @@ class CpuBackend final : public Backend {
       const float* a = acc + static_cast<size_t>(qi) * hd;
       const float inv = 1.0f / sum[qi];
       for (int i = 0; i < hd; ++i) dst[i] = a[i] * inv;
+    }
+  }
+
+  // n cache rows `stride` bytes apart as f32 rows of hd at dst (0 + 1 * v is exactly v).
+  static void widen_rows(const KernelTable& k, TensorType type, const uint8_t* src, size_t stride, int n, float* dst,
+                         int hd) {
+    for (int t = 0; t < n; ++t) {
+      float* row = dst + static_cast<size_t>(t) * hd;
+      std::fill(row, row + hd, 0.0f);
+      value_axpy(k, type, 1.0f, src + t * stride, row, hd);
     }
   }
 

@@ -121,8 +121,10 @@ int main(int argc, char** argv) {
       }
     }
   }
-  // Float weights meet float activations (matmul_rows); the others int8 ones.
-  std::vector<float> xf(static_cast<size_t>(tokens * cols));
+  // Float weights meet float activations (matmul_rows), rows activation_stride() apart as
+  // the CPU backend keeps them; the others int8 ones.
+  const int64_t xs = activation_stride(cols);
+  std::vector<float> xf(static_cast<size_t>(tokens * xs));
   for (auto& v : xf) v = normal(rng);
   std::vector<float> scratch(static_cast<size_t>(cols));
   const ActFormat format = is_float ? ActFormat::A32 : act_format(type);
@@ -152,7 +154,7 @@ int main(int argc, char** argv) {
       m.packed = nullptr;
     }
     if (is_float) {
-      matmul_rows(m, xf.data(), cols, tokens, out.data(), rows, 0, rows, scratch.data());
+      matmul_rows(m, xf.data(), xs, tokens, out.data(), rows, 0, rows, scratch.data());
     } else {
       matmul_rows_quantized(m, act0, ab, tokens, out.data(), rows, 0, rows);
     }

@@ -67,12 +67,17 @@ class CpuWeight final : public Weight {
   std::unique_ptr<uint8_t[], FreeDeleter> packed;  // repacked copy for the matmul kernels
 };
 
+// Rows are activation_stride(cols) floats apart (kernels/matmul.h: no L1 set conflicts
+// between the rows a prefill tile reads).
 class CpuTensor final : public Tensor {
  public:
   CpuTensor(int64_t rows, int64_t cols)
-      : Tensor(rows, cols), data(aligned_array<float>(static_cast<size_t>(rows * cols))) {}
-  float* row(int64_t r) { return data.get() + r * cols(); }
-  const float* row(int64_t r) const { return data.get() + r * cols(); }
+      : Tensor(rows, cols),
+        stride(activation_stride(cols)),
+        data(aligned_array<float>(static_cast<size_t>(rows * stride))) {}
+  float* row(int64_t r) { return data.get() + r * stride; }
+  const float* row(int64_t r) const { return data.get() + r * stride; }
+  int64_t stride;  // floats from one row to the next
   std::unique_ptr<float[], FreeDeleter> data;
   // Bumped by every op that writes this tensor, so a cached quantized copy of it can tell
   // whether it is still current.
@@ -222,9 +227,9 @@ class CpuBackend final : public Backend {
       const int64_t r0 = static_cast<int64_t>(chunk) * per;
       const int64_t r1 = std::min(w.rows, r0 + per);
       if (act != nullptr) {
-        matmul_rows_quantized(w, act, act_stride_, in.rows(), o.row(0), o.cols(), r0, r1);
+        matmul_rows_quantized(w, act, act_stride_, in.rows(), o.row(0), o.stride, r0, r1);
       } else {
-        matmul_rows(w, in.row(0), in.cols(), in.rows(), o.row(0), o.cols(), r0, r1,
+        matmul_rows(w, in.row(0), in.stride, in.rows(), o.row(0), o.stride, r0, r1,
                     scratch_[static_cast<size_t>(thread)].get());
       }
     });
@@ -244,10 +249,11 @@ class CpuBackend final : public Backend {
     CpuTensor& a = cpu(x);
     const CpuTensor& b = cpu(y);
     ++a.version;
-    const int64_t n = a.rows() * a.cols();
-    float* pa = a.row(0);
-    const float* pb = b.row(0);
-    for (int64_t i = 0; i < n; ++i) pa[i] += pb[i];
+    for (int64_t r = 0; r < a.rows(); ++r) {
+      float* pa = a.row(r);
+      const float* pb = b.row(r);
+      for (int64_t i = 0; i < a.cols(); ++i) pa[i] += pb[i];
+    }
   }
 
   void swiglu(const Tensor& gate, const Tensor& up, Tensor& out) override {
@@ -363,7 +369,9 @@ class CpuBackend final : public Backend {
 
   void read(const Tensor& x, float* host) const override {
     const CpuTensor& t = cpu(x);
-    std::memcpy(host, t.row(0), static_cast<size_t>(t.rows() * t.cols()) * 4);
+    for (int64_t r = 0; r < t.rows(); ++r) {
+      std::memcpy(host + r * t.cols(), t.row(r), static_cast<size_t>(t.cols()) * 4);
+    }
   }
 
  private:

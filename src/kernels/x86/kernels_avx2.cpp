@@ -267,9 +267,10 @@ void dot_rx4(const T* a, int64_t as, const float* b, int64_t bs, int64_t n, floa
 }
 
 // A 16-bit float panel (kPanelRows = 32 rows, four ymm per column) x T tokens: 4T
-// accumulators, U sets of them over interleaved k. With 16 ymm registers two tokens per
-// pass (8 accumulators, 4 weight vectors, a broadcast) ran at 46-47 G MAC/s in L2 against
-// 29-44 for 16-row tiles of 4-6 tokens and 29-41 for the row-major 6x4 tiles.
+// accumulators, U sets of them over interleaved k (the last odd token of a batch; two
+// tokens go through panel_two_tokens below). With 16 ymm registers two tokens per pass (8
+// accumulators, 4 weight vectors, a broadcast) ran at 46-47 G MAC/s in L2 against 29-44
+// for 16-row tiles of 4-6 tokens and 29-41 for the row-major 6x4 tiles.
 template <int T, int U, typename Load>
 void panel_tile(const uint16_t* p, const float* x, int64_t xs, int64_t n, float* y, int64_t ys, bool accumulate,
                 Load load) {
@@ -303,6 +304,37 @@ void panel_tile(const uint16_t* p, const float* x, int64_t xs, int64_t n, float*
       for (int u = 1; u < U; ++u) acc[0][t][v] = _mm256_add_ps(acc[0][t][v], acc[u][t][v]);
       if (accumulate) acc[0][t][v] = _mm256_add_ps(acc[0][t][v], _mm256_loadu_ps(y + t * ys + 8 * v));
       _mm256_storeu_ps(y + t * ys + 8 * v, acc[0][t][v]);
+    }
+  }
+}
+
+// Two tokens of a panel: panel_tile<2, 1> with its eight accumulators as named variables.
+// GCC kept panel_tile's array in registers but also stored all of it to the stack on every
+// column (with 16 ymm registers it does not move those stores out of the loop): 22-24
+// G MAC/s in L2 against 44-50 for this form.
+template <typename Load>
+void panel_two_tokens(const uint16_t* p, const float* x, int64_t xs, int64_t n, float* y, int64_t ys,
+                      bool accumulate, Load load) {
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  const float* x1 = x + xs;
+  for (int64_t k = 0; k < n; ++k) {
+    const uint16_t* col = p + k * kPanelRows;
+    const __m256 w0 = load(col), w1 = load(col + 8), w2 = load(col + 16), w3 = load(col + 24);
+    const __m256 s = _mm256_broadcast_ss(x + k), t = _mm256_broadcast_ss(x1 + k);
+    a0 = _mm256_fmadd_ps(w0, s, a0);
+    a1 = _mm256_fmadd_ps(w1, s, a1);
+    a2 = _mm256_fmadd_ps(w2, s, a2);
+    a3 = _mm256_fmadd_ps(w3, s, a3);
+    b0 = _mm256_fmadd_ps(w0, t, b0);
+    b1 = _mm256_fmadd_ps(w1, t, b1);
+    b2 = _mm256_fmadd_ps(w2, t, b2);
+    b3 = _mm256_fmadd_ps(w3, t, b3);
+  }
+  const __m256 out[2][4] = {{a0, a1, a2, a3}, {b0, b1, b2, b3}};
+  for (int i = 0; i < 2; ++i) {
+    for (int v = 0; v < 4; ++v) {
+      float* dst = y + i * ys + 8 * v;
+      _mm256_storeu_ps(dst, accumulate ? _mm256_add_ps(out[i][v], _mm256_loadu_ps(dst)) : out[i][v]);
     }
   }
 }
@@ -342,7 +374,7 @@ void panel_body(const uint16_t* p, const float* x, int64_t xs, int n_tokens, int
   static_assert(kPanelRows == 32);
   if (n_tokens == 1) return panel_one_token(p, x, n, y, accumulate, load);
   int t = 0;
-  for (; t + 2 <= n_tokens; t += 2) panel_tile<2, 1>(p, x + t * xs, xs, n, y + t * ys, ys, accumulate, load);
+  for (; t + 2 <= n_tokens; t += 2) panel_two_tokens(p, x + t * xs, xs, n, y + t * ys, ys, accumulate, load);
   if (t < n_tokens) panel_tile<1, 2>(p, x + t * xs, xs, n, y + t * ys, ys, accumulate, load);
 }
 

@@ -85,10 +85,20 @@ void gemm8_q4_0_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
       const __m256i lo = _mm256_and_si256(bytes, low4);
       const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
       for (int t = 0; t < NT; ++t) {
+#if defined(FRUGAL_GEMM8_VNNI)
         isum[t] = dp(isum[t], lo, bcast4(a[t].q + b * 32 + 4 * c));
         isum[t] = dp(isum[t], hi, bcast4(a[t].q + b * 32 + 16 + 4 * c));
+#else
+        // 4-bit weights: a pair of products is at most 2 * 15 * 127 = 3810 in magnitude, so
+        // the block's eight pairs per lane add up in int16 (at most 30480) and widen once.
+        isum[t] = _mm256_add_epi16(isum[t], _mm256_maddubs_epi16(lo, bcast4(a[t].q + b * 32 + 4 * c)));
+        isum[t] = _mm256_add_epi16(isum[t], _mm256_maddubs_epi16(hi, bcast4(a[t].q + b * 32 + 16 + 4 * c)));
+#endif
       }
     }
+#if !defined(FRUGAL_GEMM8_VNNI)
+    for (int t = 0; t < NT; ++t) isum[t] = _mm256_madd_epi16(isum[t], ones16());
+#endif
     const __m256 dw = half8(blk);
     for (int t = 0; t < NT; ++t) {
       // d_w * d_a * (dot - 8 * sum_a): the zero point of 8 through the activation sum.

@@ -150,15 +150,33 @@ void gemm8_q4_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(bytes, 4), low4);
         for (int t = 0; t < NT; ++t) {
           const int8_t* act = a[t].q + b * 256 + 64 * p;
+#if defined(FRUGAL_GEMM8_VNNI)
           lo32[t] = dp(lo32[t], lo, bcast4(act + 4 * c));
           hi32[t] = dp(hi32[t], hi, bcast4(act + 32 + 4 * c));
+#else
+          // 4-bit quants: a sub-block's eight pair sums per lane (each at most 2 * 15 * 127)
+          // add up in int16 (at most 30480); the scale multiplies them below in one madd.
+          lo32[t] = _mm256_add_epi16(lo32[t], _mm256_maddubs_epi16(lo, bcast4(act + 4 * c)));
+          hi32[t] = _mm256_add_epi16(hi32[t], _mm256_maddubs_epi16(hi, bcast4(act + 32 + 4 * c)));
+#endif
         }
       }
       const __m256i sc_lo = u8x8_to_i32(blk + 32 + 16 * p), sc_hi = u8x8_to_i32(blk + 32 + 16 * p + 8);
+#if defined(FRUGAL_GEMM8_VNNI)
       for (int t = 0; t < NT; ++t) {
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(lo32[t], sc_lo));
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(hi32[t], sc_hi));
       }
+#else
+      // Each row's scale (0..63) in both int16 halves of its lane: madd gives
+      // (pair0 + pair1) * scale, the same integer as widening then multiplying.
+      const __m256i sc16_lo = _mm256_or_si256(sc_lo, _mm256_slli_epi32(sc_lo, 16));
+      const __m256i sc16_hi = _mm256_or_si256(sc_hi, _mm256_slli_epi32(sc_hi, 16));
+      for (int t = 0; t < NT; ++t) {
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(lo32[t], sc16_lo));
+        sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(hi32[t], sc16_hi));
+      }
+#endif
     }
     // Mins: sum_j min[j][r] * (sum of the activations of sub-block j), two j per madd.
     __m256i mins[4];

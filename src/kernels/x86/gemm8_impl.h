@@ -211,6 +211,15 @@ void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
     for (int u = 0; u < 8; ++u) {
       const uint8_t* grp = blk + 144 + 192 * u;
       const __m256i hb0 = load256(grp + 128), hb1 = load256(grp + 160);
+      const __m256i sc_lo = i8x8_to_i32(blk + 16 + 16 * u), sc_hi = i8x8_to_i32(blk + 16 + 16 * u + 8);
+#if !defined(FRUGAL_GEMM8_VNNI)
+      // Each row's int8 scale in both int16 halves of its lane: madd gives
+      // (pair0 + pair1) * scale, the same integer as widening then multiplying.
+      const __m256i low16 = _mm256_set1_epi32(0xFFFF);
+      const __m256i sc16_lo = _mm256_or_si256(_mm256_and_si256(sc_lo, low16), _mm256_slli_epi32(sc_lo, 16));
+      const __m256i sc16_hi = _mm256_or_si256(_mm256_and_si256(sc_hi, low16), _mm256_slli_epi32(sc_hi, 16));
+      __m256i lo16[NT], hi16[NT];
+#endif
       __m256i lo32[NT], hi32[NT];
       for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm256_setzero_si256();
       for (int c = 0; c < 4; ++c) {
@@ -220,15 +229,32 @@ void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
         const __m256i hi = q6_merge(_mm256_srli_epi16(bytes, 4), low4, q6_top(hb1, c, top));
         for (int t = 0; t < NT; ++t) {
           const int8_t* act = a[t].q + b * 256 + 32 * u;
+#if defined(FRUGAL_GEMM8_VNNI)
           lo32[t] = dp(lo32[t], lo, bcast4(act + 4 * c));
           hi32[t] = dp(hi32[t], hi, bcast4(act + 16 + 4 * c));
+#else
+          // Two slices' pair sums per lane add up in int16 (at most 2 * 2 * 63 * 127 =
+          // 32004); the scale multiplies each such sum below in one madd.
+          const __m256i l = _mm256_maddubs_epi16(lo, bcast4(act + 4 * c));
+          const __m256i h = _mm256_maddubs_epi16(hi, bcast4(act + 16 + 4 * c));
+          if (c % 2 == 0) {
+            lo16[t] = l;
+            hi16[t] = h;
+          } else {
+            lo32[t] = _mm256_add_epi32(lo32[t], _mm256_madd_epi16(_mm256_add_epi16(lo16[t], l), sc16_lo));
+            hi32[t] = _mm256_add_epi32(hi32[t], _mm256_madd_epi16(_mm256_add_epi16(hi16[t], h), sc16_hi));
+          }
+#endif
         }
       }
-      const __m256i sc_lo = i8x8_to_i32(blk + 16 + 16 * u), sc_hi = i8x8_to_i32(blk + 16 + 16 * u + 8);
+#if defined(FRUGAL_GEMM8_VNNI)
       for (int t = 0; t < NT; ++t) {
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(lo32[t], sc_lo));
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(hi32[t], sc_hi));
       }
+#else
+      for (int t = 0; t < NT; ++t) sumi[t] = _mm256_add_epi32(sumi[t], _mm256_add_epi32(lo32[t], hi32[t]));
+#endif
     }
     // The zero point of 32: sum_j scale[j][r] * bsum_j, two sub-blocks per madd.
     __m256i scales[8];

@@ -24,6 +24,16 @@ static inline __m256 half8(const uint8_t* p) { return _mm256_cvtph_ps(load128(p)
 // Eight bytes (one per row) widened to int32 lanes.
 static inline __m256i u8x8_to_i32(const uint8_t* p) { return _mm256_cvtepu8_epi32(load64(p)); }
 static inline __m256i i8x8_to_i32(const uint8_t* p) { return _mm256_cvtepi8_epi32(load64(p)); }
+// Eight bytes (one per row) widened to int16 and doubled into both halves of each row's
+// 32-bit lane: _mm256_madd_epi16(pair sums, this) is (sum0 + sum1) * byte per row.
+static inline __m256i u8x8_dup16(const uint8_t* p) {
+  const __m128i v = load64(p);
+  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, v));
+}
+static inline __m256i i8x8_dup16(const uint8_t* p) {
+  const __m128i v = load64(p);
+  return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, v));
+}
 
 // A 4-byte activation slice in every 32-bit lane.
 static inline __m256i bcast4(const int8_t* p) {

@@ -161,17 +161,16 @@ void gemm8_q4_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
 #endif
         }
       }
-      const __m256i sc_lo = u8x8_to_i32(blk + 32 + 16 * p), sc_hi = u8x8_to_i32(blk + 32 + 16 * p + 8);
 #if defined(FRUGAL_GEMM8_VNNI)
+      const __m256i sc_lo = u8x8_to_i32(blk + 32 + 16 * p), sc_hi = u8x8_to_i32(blk + 32 + 16 * p + 8);
       for (int t = 0; t < NT; ++t) {
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(lo32[t], sc_lo));
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_mullo_epi32(hi32[t], sc_hi));
       }
 #else
-      // Each row's scale (0..63) in both int16 halves of its lane: madd gives
+      // madd with each row's scale (0..63) in both int16 halves of its lane gives
       // (pair0 + pair1) * scale, the same integer as widening then multiplying.
-      const __m256i sc16_lo = _mm256_or_si256(sc_lo, _mm256_slli_epi32(sc_lo, 16));
-      const __m256i sc16_hi = _mm256_or_si256(sc_hi, _mm256_slli_epi32(sc_hi, 16));
+      const __m256i sc16_lo = u8x8_dup16(blk + 32 + 16 * p), sc16_hi = u8x8_dup16(blk + 32 + 16 * p + 8);
       for (int t = 0; t < NT; ++t) {
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(lo32[t], sc16_lo));
         sumi[t] = _mm256_add_epi32(sumi[t], _mm256_madd_epi16(hi32[t], sc16_hi));
@@ -211,13 +210,12 @@ void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
     for (int u = 0; u < 8; ++u) {
       const uint8_t* grp = blk + 144 + 192 * u;
       const __m256i hb0 = load256(grp + 128), hb1 = load256(grp + 160);
+#if defined(FRUGAL_GEMM8_VNNI)
       const __m256i sc_lo = i8x8_to_i32(blk + 16 + 16 * u), sc_hi = i8x8_to_i32(blk + 16 + 16 * u + 8);
-#if !defined(FRUGAL_GEMM8_VNNI)
-      // Each row's int8 scale in both int16 halves of its lane: madd gives
+#else
+      // madd with each row's int8 scale in both int16 halves of its lane gives
       // (pair0 + pair1) * scale, the same integer as widening then multiplying.
-      const __m256i low16 = _mm256_set1_epi32(0xFFFF);
-      const __m256i sc16_lo = _mm256_or_si256(_mm256_and_si256(sc_lo, low16), _mm256_slli_epi32(sc_lo, 16));
-      const __m256i sc16_hi = _mm256_or_si256(_mm256_and_si256(sc_hi, low16), _mm256_slli_epi32(sc_hi, 16));
+      const __m256i sc16_lo = i8x8_dup16(blk + 16 + 16 * u), sc16_hi = i8x8_dup16(blk + 16 + 16 * u + 8);
       __m256i lo16[NT], hi16[NT];
 #endif
       __m256i lo32[NT], hi32[NT];

@@ -137,16 +137,20 @@ void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
           lo16 = _mm256_add_epi16(lo16, _mm256_maddubs_epi16(lo, bcast4(act + 4 * c)));
           hi16 = _mm256_add_epi16(hi16, _mm256_maddubs_epi16(hi, bcast4(act + 32 + 4 * c)));
         }
-        lo32 = _mm256_add_epi32(lo32, _mm256_madd_epi16(lo16, ones16()));
-        hi32 = _mm256_add_epi32(hi32, _mm256_madd_epi16(hi16, ones16()));
+        // The scale (0..63) multiplies each int16 pair sum in the madd that widens it.
+        lo32 = _mm256_add_epi32(lo32, _mm256_madd_epi16(lo16, u8x8_dup16(blk + 32 + 16 * p)));
+        hi32 = _mm256_add_epi32(hi32, _mm256_madd_epi16(hi16, u8x8_dup16(blk + 32 + 16 * p + 8)));
       }
-      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(lo32, u8x8_to_i32(blk + 32 + 16 * p)));
-      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(hi32, u8x8_to_i32(blk + 32 + 16 * p + 8)));
+      sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(lo32, hi32));
     }
+    // Mins: sum_j min[j][r] * (32-sum of sub-block j's activations, at most 32 * 127), two
+    // sub-blocks per madd.
     __m256i summ = _mm256_setzero_si256();
-    for (int j = 0; j < 8; ++j) {
-      summ = _mm256_add_epi32(summ, _mm256_mullo_epi32(u8x8_to_i32(blk + 96 + 8 * j),
-                                                       _mm256_set1_epi32(bs[2 * j] + bs[2 * j + 1])));
+    for (int t = 0; t < 4; ++t) {
+      const int16_t s[2] = {static_cast<int16_t>(bs[4 * t] + bs[4 * t + 1]),
+                            static_cast<int16_t>(bs[4 * t + 2] + bs[4 * t + 3])};
+      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(_mm256_cvtepu8_epi16(interleave_pair(blk + 96 + 16 * t)),
+                                                      bsums_pair(s)));
     }
     const __m256 da = _mm256_set1_ps(a.d[b]);
     acc = _mm256_fmadd_ps(_mm256_mul_ps(half8(blk), da), _mm256_cvtepi32_ps(sumi), acc);
@@ -173,21 +177,27 @@ void gemv8_q6_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
       const uint8_t* grp = blk + 144 + 192 * u;
       const int8_t* act = qa + 32 * u;
       const __m256i hb0 = load(grp + 128), hb1 = load(grp + 160);
-      __m256i lo32 = _mm256_setzero_si256(), hi32 = _mm256_setzero_si256();
-      for (int c = 0; c < 4; ++c) {
-        const __m256i bytes = load(grp + 32 * c);
-        const __m256i lo = q6_merge(bytes, low4, q6_top(hb0, c, top));
-        const __m256i hi = q6_merge(_mm256_srli_epi16(bytes, 4), low4, q6_top(hb1, c, top));
-        // Pair sums reach 2 * 63 * 127, so each goes to int32 at once.
-        lo32 = _mm256_add_epi32(lo32, _mm256_madd_epi16(_mm256_maddubs_epi16(lo, bcast4(act + 4 * c)), ones16()));
-        hi32 = _mm256_add_epi32(hi32, _mm256_madd_epi16(_mm256_maddubs_epi16(hi, bcast4(act + 16 + 4 * c)), ones16()));
+      const __m256i sc_lo = i8x8_dup16(blk + 16 + 16 * u), sc_hi = i8x8_dup16(blk + 16 + 16 * u + 8);
+      for (int c = 0; c < 4; c += 2) {
+        const __m256i b0 = load(grp + 32 * c), b1 = load(grp + 32 * c + 32);
+        const __m256i lo0 = q6_merge(b0, low4, q6_top(hb0, c, top));
+        const __m256i lo1 = q6_merge(b1, low4, q6_top(hb0, c + 1, top));
+        const __m256i hi0 = q6_merge(_mm256_srli_epi16(b0, 4), low4, q6_top(hb1, c, top));
+        const __m256i hi1 = q6_merge(_mm256_srli_epi16(b1, 4), low4, q6_top(hb1, c + 1, top));
+        // A pair sum reaches 2 * 63 * 127, two of them 32004: two slices add up in int16,
+        // and the madd that widens them multiplies by the sub-block's scale.
+        const __m256i lo = _mm256_add_epi16(_mm256_maddubs_epi16(lo0, bcast4(act + 4 * c)),
+                                            _mm256_maddubs_epi16(lo1, bcast4(act + 4 * c + 4)));
+        const __m256i hi = _mm256_add_epi16(_mm256_maddubs_epi16(hi0, bcast4(act + 16 + 4 * c)),
+                                            _mm256_maddubs_epi16(hi1, bcast4(act + 16 + 4 * c + 4)));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(lo, sc_lo));
+        sumi = _mm256_add_epi32(sumi, _mm256_madd_epi16(hi, sc_hi));
       }
-      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(lo32, i8x8_to_i32(blk + 16 + 16 * u)));
-      sumi = _mm256_add_epi32(sumi, _mm256_mullo_epi32(hi32, i8x8_to_i32(blk + 16 + 16 * u + 8)));
     }
-    __m256i offset = _mm256_setzero_si256();  // the -32 zero point
-    for (int j = 0; j < 16; ++j) {
-      offset = _mm256_add_epi32(offset, _mm256_mullo_epi32(i8x8_to_i32(blk + 16 + 8 * j), _mm256_set1_epi32(bs[j])));
+    __m256i offset = _mm256_setzero_si256();  // the -32 zero point: sum_j scale_j * bsum_j
+    for (int t = 0; t < 8; ++t) {
+      const __m256i sc = _mm256_cvtepi8_epi16(interleave_pair(blk + 16 + 16 * t));
+      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, bsums_pair(bs + 2 * t)));
     }
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
     acc = _mm256_fmadd_ps(_mm256_mul_ps(half8(blk), _mm256_set1_ps(a.d[b])), _mm256_cvtepi32_ps(sumi), acc);

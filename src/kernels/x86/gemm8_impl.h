@@ -217,6 +217,7 @@ void gemm8_q6_k_t(const uint8_t* g, const ActRow* a, int64_t n, float* out, int6
       // (pair0 + pair1) * scale, the same integer as widening then multiplying.
       const __m256i sc16_lo = i8x8_dup16(blk + 16 + 16 * u), sc16_hi = i8x8_dup16(blk + 16 + 16 * u + 8);
       __m256i lo16[NT], hi16[NT];
+      for (int t = 0; t < NT; ++t) lo16[t] = hi16[t] = _mm256_setzero_si256();
 #endif
       __m256i lo32[NT], hi32[NT];
       for (int t = 0; t < NT; ++t) lo32[t] = hi32[t] = _mm256_setzero_si256();

@@ -57,6 +57,24 @@ std::vector<float> read_all(const Backend& b, const Tensor& t) {
   return out;
 }
 
+// got[r * n_out + j] is sum_c w[j * n_in + c] * x[r * n_in + c] within tol times the sum of
+// the products' magnitudes, for every row r < rows.
+void expect_product(const std::vector<float>& got, const std::vector<float>& w, const std::vector<float>& x,
+                    int64_t rows, int64_t n_out, int64_t n_in, double tol) {
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t j = 0; j < n_out; ++j) {
+      double want = 0.0, mag = 0.0;
+      for (int64_t c = 0; c < n_in; ++c) {
+        const double p =
+            static_cast<double>(w[static_cast<size_t>(j * n_in + c)]) * x[static_cast<size_t>(r * n_in + c)];
+        want += p;
+        mag += std::fabs(p);
+      }
+      ASSERT_NEAR(got[static_cast<size_t>(r * n_out + j)], want, tol * mag) << "row " << r << " out " << j;
+    }
+  }
+}
+
 TEST(BackendOps, RowWiseOpsOnPaddedAndUnpaddedRows) {
   auto backend = make_cpu_backend(2);
   std::mt19937 rng(7);
@@ -137,28 +155,8 @@ TEST(BackendOps, RowWiseOpsOnPaddedAndUnpaddedRows) {
       // Quantized weights meet int8 activations: compare those against the weights'
       // values with a looser bound scaled by the magnitudes involved.
       const double tol = type == TensorType::Q8_0 ? 2e-2 : 1e-5;
-      for (int64_t r = 0; r < kRows; ++r) {
-        for (int64_t j = 0; j < kOut; ++j) {
-          double want = 0.0, mag = 0.0;
-          for (int64_t c = 0; c < width; ++c) {
-            const double p =
-                static_cast<double>(wd[static_cast<size_t>(j * width + c)]) * sum[static_cast<size_t>(r * width + c)];
-            want += p;
-            mag += std::fabs(p);
-          }
-          ASSERT_NEAR(m[static_cast<size_t>(r * kOut + j)], want, tol * mag) << "row " << r << " out " << j;
-        }
-        for (int64_t j = 0; j < width; ++j) {
-          double want = 0.0, mag = 0.0;
-          for (int64_t c = 0; c < kOut; ++c) {
-            const double p =
-                static_cast<double>(wd2[static_cast<size_t>(j * kOut + c)]) * m[static_cast<size_t>(r * kOut + c)];
-            want += p;
-            mag += std::fabs(p);
-          }
-          ASSERT_NEAR(o[static_cast<size_t>(r * width + j)], want, tol * mag) << "row " << r << " out " << j;
-        }
-      }
+      ASSERT_NO_FATAL_FAILURE(expect_product(m, wd, sum, kRows, kOut, width, tol));
+      ASSERT_NO_FATAL_FAILURE(expect_product(o, wd2, m, kRows, width, kOut, tol));
     }
   }
 }

@@ -247,6 +247,15 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk[2 * P];
     for (int i = 0; i < 2 * P; ++i) blk[i] = g0 + i * group_bytes + b * kBytes;
+    // The block's head (d, dmin, mins: its first 160 bytes) first, so every stream reads
+    // its block in address order.
+    __m512 dw[P], mw[P];
+    __m512i mins[P][4];
+    for (int p = 0; p < P; ++p) {
+      dw[p] = both_half8(blk[2 * p], blk[2 * p + 1]);
+      mw[p] = both_half8(blk[2 * p] + 16, blk[2 * p + 1] + 16);
+      for (int q = 0; q < 4; ++q) mins[p][q] = both_pairs_u8(blk[2 * p] + 96 + 16 * q, blk[2 * p + 1] + 96 + 16 * q);
+    }
     __m512i sumi[P][NT];
     for (auto& pa : sumi) {
       for (auto& v : pa) v = _mm512_setzero_si512();
@@ -296,19 +305,14 @@ void q45_k_t(const uint8_t* g0, const uint8_t* g1, const ActRow* a, int64_t n, f
                       _mm_packs_epi32(_mm_madd_epi16(load128(bs), one), _mm_madd_epi16(load128(bs + 8), one)));
     }
     for (int p = 0; p < P; ++p) {
-      const uint8_t* b0 = blk[2 * p];
-      const uint8_t* b1 = blk[2 * p + 1];
-      __m512i mins[4];
-      for (int q = 0; q < 4; ++q) mins[q] = both_pairs_u8(b0 + 96 + 16 * q, b1 + 96 + 16 * q);
-      const __m512 dw = both_half8(b0, b1), mw = both_half8(b0 + 16, b1 + 16);
       for (int t = 0; t < NT; ++t) {
         __m512i summ = _mm512_setzero_si512();
         for (int q = 0; q < 4; ++q) {
-          summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[q], _mm512_set1_epi32(sums32[t][q])));
+          summ = _mm512_add_epi32(summ, _mm512_madd_epi16(mins[p][q], _mm512_set1_epi32(sums32[t][q])));
         }
         const __m512 da = _mm512_set1_ps(a[t].d[b]);
-        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw, da), _mm512_cvtepi32_ps(sumi[p][t]), acc[p][t]);
-        acc[p][t] = _mm512_fnmadd_ps(_mm512_mul_ps(mw, da), _mm512_cvtepi32_ps(summ), acc[p][t]);
+        acc[p][t] = _mm512_fmadd_ps(_mm512_mul_ps(dw[p], da), _mm512_cvtepi32_ps(sumi[p][t]), acc[p][t]);
+        acc[p][t] = _mm512_fnmadd_ps(_mm512_mul_ps(mw[p], da), _mm512_cvtepi32_ps(summ), acc[p][t]);
       }
     }
   }

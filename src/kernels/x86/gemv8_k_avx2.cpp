@@ -118,6 +118,18 @@ void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
     const uint8_t* blk = g + b * kBytes;
     const int8_t* qa = a.q + b * 256;
     const int16_t* bs = a.bsums + b * 16;
+    // The block's head first (d, dmin, mins: its first 160 bytes), so the block is read in
+    // address order (see q45_k_t in gemm16_avx512.cpp).
+    const __m256 dw = half8(blk), mw = half8(blk + 16);
+    // Mins: sum_j min[j][r] * (32-sum of sub-block j's activations, at most 32 * 127), two
+    // sub-blocks per madd.
+    __m256i summ = _mm256_setzero_si256();
+    for (int t = 0; t < 4; ++t) {
+      const int16_t s[2] = {static_cast<int16_t>(bs[4 * t] + bs[4 * t + 1]),
+                            static_cast<int16_t>(bs[4 * t + 2] + bs[4 * t + 3])};
+      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(_mm256_cvtepu8_epi16(interleave_pair(blk + 96 + 16 * t)),
+                                                      bsums_pair(s)));
+    }
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
       const uint8_t* slices = blk + q45_nibbles_at(kFifthBit) + 256 * p;
@@ -143,18 +155,9 @@ void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
       }
       sumi = _mm256_add_epi32(sumi, _mm256_add_epi32(lo32, hi32));
     }
-    // Mins: sum_j min[j][r] * (32-sum of sub-block j's activations, at most 32 * 127), two
-    // sub-blocks per madd.
-    __m256i summ = _mm256_setzero_si256();
-    for (int t = 0; t < 4; ++t) {
-      const int16_t s[2] = {static_cast<int16_t>(bs[4 * t] + bs[4 * t + 1]),
-                            static_cast<int16_t>(bs[4 * t + 2] + bs[4 * t + 3])};
-      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(_mm256_cvtepu8_epi16(interleave_pair(blk + 96 + 16 * t)),
-                                                      bsums_pair(s)));
-    }
     const __m256 da = _mm256_set1_ps(a.d[b]);
-    acc = _mm256_fmadd_ps(_mm256_mul_ps(half8(blk), da), _mm256_cvtepi32_ps(sumi), acc);
-    acc = _mm256_fnmadd_ps(_mm256_mul_ps(half8(blk + 16), da), _mm256_cvtepi32_ps(summ), acc);
+    acc = _mm256_fmadd_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(sumi), acc);
+    acc = _mm256_fnmadd_ps(_mm256_mul_ps(mw, da), _mm256_cvtepi32_ps(summ), acc);
   }
   _mm256_storeu_ps(out, acc);
 }

@@ -51,21 +51,6 @@ inline __m256i dp_signed(__m256i acc, __m256i w, __m256i s) {
 }
 #endif
 
-// Bytes x[j][r] of rows r for sub-blocks j and j + 1 (8 bytes each, j's first) as 8 int16
-// pairs (x[j][r], x[j+1][r]), ready for _mm256_madd_epi16 against a broadcast pair.
-inline __m256i pairs_u8(const uint8_t* p) {
-  const __m128i v = load128(p);
-  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, _mm_srli_si128(v, 8)));
-}
-inline __m256i pairs_i8(const uint8_t* p) {
-  const __m128i v = load128(p);
-  return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, _mm_srli_si128(v, 8)));
-}
-inline __m256i pair16(int16_t lo, int16_t hi) {
-  return _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |
-                                                static_cast<uint16_t>(lo)));
-}
-
 template <int NT>
 inline void store_rows(const __m256 (&acc)[NT], float* out, int64_t stride) {
   for (int t = 0; t < NT; ++t) _mm256_storeu_ps(out + t * stride, acc[t]);

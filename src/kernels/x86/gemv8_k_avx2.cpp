@@ -17,20 +17,6 @@ using namespace x86;
 
 inline __m256i load(const uint8_t* p) { return load256(p); }
 
-// Bytes x[j][r] of sub-blocks j = 2t, 2t + 1 ([16 sub][8 rows] layout at p = x + 16t),
-// interleaved so that byte pair r is (x[2t][r], x[2t+1][r]): widened to int16 they line up
-// with a broadcast pair of 16-sums for _mm256_madd_epi16.
-inline __m128i interleave_pair(const uint8_t* p) {
-  const __m128i v = load128(p);
-  return _mm_unpacklo_epi8(v, _mm_srli_si128(v, 8));
-}
-
-inline __m256i bsums_pair(const int16_t* bs) {
-  int32_t v;
-  std::memcpy(&v, bs, 4);
-  return _mm256_set1_epi32(v);
-}
-
 }  // namespace
 
 void gemv8_q2_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
@@ -59,8 +45,8 @@ void gemv8_q2_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
     }
     __m256i summ = _mm256_setzero_si256();
     for (int t = 0; t < 8; ++t) {
-      const __m256i mins = _mm256_srli_epi16(_mm256_cvtepu8_epi16(interleave_pair(scale_min + 16 * t)), 4);
-      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(mins, bsums_pair(bs + 2 * t)));
+      const __m256i mins = _mm256_srli_epi16(pairs_u8(scale_min + 16 * t), 4);
+      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(mins, pair16(bs[2 * t], bs[2 * t + 1])));
     }
     const __m256 da = _mm256_set1_ps(a.d[b]);
     acc = _mm256_fmadd_ps(_mm256_mul_ps(half8(blk), da), _mm256_cvtepi32_ps(sumi), acc);
@@ -95,8 +81,8 @@ void gemv8_q3_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
     }
     __m256i offset = _mm256_setzero_si256();  // the -4: sum_j scale_j * bsum_j
     for (int t = 0; t < 8; ++t) {
-      const __m256i sc = _mm256_cvtepi8_epi16(interleave_pair(scales + 16 * t));
-      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, bsums_pair(bs + 2 * t)));
+      const __m256i sc = pairs_i8(scales + 16 * t);
+      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, pair16(bs[2 * t], bs[2 * t + 1])));
     }
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 2));
     acc = _mm256_fmadd_ps(_mm256_mul_ps(half8(blk), _mm256_set1_ps(a.d[b])), _mm256_cvtepi32_ps(sumi), acc);
@@ -125,10 +111,9 @@ void gemv8_q45_k(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
     // sub-blocks per madd.
     __m256i summ = _mm256_setzero_si256();
     for (int t = 0; t < 4; ++t) {
-      const int16_t s[2] = {static_cast<int16_t>(bs[4 * t] + bs[4 * t + 1]),
-                            static_cast<int16_t>(bs[4 * t + 2] + bs[4 * t + 3])};
-      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(_mm256_cvtepu8_epi16(interleave_pair(blk + 96 + 16 * t)),
-                                                      bsums_pair(s)));
+      const auto s0 = static_cast<int16_t>(bs[4 * t] + bs[4 * t + 1]);
+      const auto s1 = static_cast<int16_t>(bs[4 * t + 2] + bs[4 * t + 3]);
+      summ = _mm256_add_epi32(summ, _mm256_madd_epi16(pairs_u8(blk + 96 + 16 * t), pair16(s0, s1)));
     }
     __m256i sumi = _mm256_setzero_si256();
     for (int p = 0; p < 4; ++p) {
@@ -199,8 +184,8 @@ void gemv8_q6_k_avx2(const uint8_t* g, const ActRow& a, int64_t n, float* out) {
     }
     __m256i offset = _mm256_setzero_si256();  // the -32 zero point: sum_j scale_j * bsum_j
     for (int t = 0; t < 8; ++t) {
-      const __m256i sc = _mm256_cvtepi8_epi16(interleave_pair(blk + 16 + 16 * t));
-      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, bsums_pair(bs + 2 * t)));
+      const __m256i sc = pairs_i8(blk + 16 + 16 * t);
+      offset = _mm256_add_epi32(offset, _mm256_madd_epi16(sc, pair16(bs[2 * t], bs[2 * t + 1])));
     }
     sumi = _mm256_sub_epi32(sumi, _mm256_slli_epi32(offset, 5));
     acc = _mm256_fmadd_ps(_mm256_mul_ps(half8(blk), _mm256_set1_ps(a.d[b])), _mm256_cvtepi32_ps(sumi), acc);

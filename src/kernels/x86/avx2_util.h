@@ -36,16 +36,15 @@ static inline __m256i i8x8_dup16(const uint8_t* p) {
 }
 
 // Bytes x[j][r] of rows r for sub-blocks j and j + 1 (8 bytes each, j's first: the
-// [sub-block][8 rows] scale and min layouts) as 8 int16 pairs (x[j][r], x[j+1][r]), ready
-// for _mm256_madd_epi16 against a broadcast pair (pair16).
-static inline __m256i pairs_u8(const uint8_t* p) {
+// [sub-block][8 rows] scale and min layouts) side by side: byte pair r is (x[j][r], x[j+1][r]).
+static inline __m128i interleave_halves(const uint8_t* p) {
   const __m128i v = load128(p);
-  return _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(v, _mm_srli_si128(v, 8)));
+  return _mm_unpacklo_epi8(v, _mm_srli_si128(v, 8));
 }
-static inline __m256i pairs_i8(const uint8_t* p) {
-  const __m128i v = load128(p);
-  return _mm256_cvtepi8_epi16(_mm_unpacklo_epi8(v, _mm_srli_si128(v, 8)));
-}
+// The same pairs widened to 8 int16 pairs, ready for _mm256_madd_epi16 against a broadcast
+// pair (pair16).
+static inline __m256i pairs_u8(const uint8_t* p) { return _mm256_cvtepu8_epi16(interleave_halves(p)); }
+static inline __m256i pairs_i8(const uint8_t* p) { return _mm256_cvtepi8_epi16(interleave_halves(p)); }
 // The int16 pair (lo, hi) in every 32-bit lane.
 static inline __m256i pair16(int16_t lo, int16_t hi) {
   return _mm256_set1_epi32(static_cast<int32_t>((static_cast<uint32_t>(static_cast<uint16_t>(hi)) << 16) |

@@ -34,16 +34,11 @@ inline __m512i both_u8x8(const uint8_t* g0, const uint8_t* g1) {
 inline __m512i both_i8x8(const uint8_t* g0, const uint8_t* g1) {
   return _mm512_cvtepi8_epi32(_mm_unpacklo_epi64(load64(g0), load64(g1)));
 }
-// Row pairs (x[j][r], x[j+1][r]) of both groups as int16 pairs (see pairs_u8 in gemm8_impl.h).
+// Row pairs (x[j][r], x[j+1][r]) of both groups as int16 pairs (pairs_u8 in avx2_util.h,
+// 16 rows at once).
 inline __m512i both_pairs_u8(const uint8_t* g0, const uint8_t* g1) {
-  const __m128i a = load128(g0), b = load128(g1);
-  return _mm512_cvtepu8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, _mm_srli_si128(a, 8))),
-                                                      _mm_unpacklo_epi8(b, _mm_srli_si128(b, 8)), 1));
-}
-inline __m512i both_pairs_i8(const uint8_t* g0, const uint8_t* g1) {
-  const __m128i a = load128(g0), b = load128(g1);
-  return _mm512_cvtepi8_epi16(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_unpacklo_epi8(a, _mm_srli_si128(a, 8))),
-                                                      _mm_unpacklo_epi8(b, _mm_srli_si128(b, 8)), 1));
+  return _mm512_cvtepu8_epi16(
+      _mm256_inserti128_si256(_mm256_castsi128_si256(interleave_halves(g0)), interleave_halves(g1), 1));
 }
 // Four bytes (four int8 quants, or two int16 sums) in every 32-bit lane.
 inline __m512i bcast4z(const void* p) {
